@@ -1,0 +1,562 @@
+'use strict'
+// The manager: a Duplex stream and EventEmitter around the native core. It validates input,
+// batches messages into the core, and turns the core's event batches into Node events.
+
+const { Duplex, Readable } = require('node:stream')
+const net = require('node:net')
+const { Core } = require('../binding.js')
+const { normalizeConfig, coreConfig, poolSpec, stringArray } = require('./options')
+const { invalidArgType, outOfRange, stopped, workerError } = require('./errors')
+const { serialize } = require('./serialize')
+const { parseBatch, InvalidLine } = require('./results')
+const { Worker, signalNames } = require('./worker')
+const defaultBalance = require('./balance')
+
+const BROADCAST = -1
+// Messages gathered before one crossing into the core (a send() loop flushes at this size;
+// otherwise once per tick).
+const BATCH_MESSAGES = 512
+const STRIDE = 7
+const EV = {
+  SPAWNED: 1,
+  SPAWN_FAILED: 2,
+  RESULTS: 3,
+  EXIT: 4,
+  DISCONNECT: 5,
+  WORKER_ERROR: 6,
+  CONTROL: 7,
+  DROPPED: 8,
+  SATURATION: 9,
+  RESPAWN: 10,
+  ABORTED: 11,
+  WORKER_READY: 12,
+  FINISHED: 13
+}
+const CONTROL_PAUSE = 1
+const CONTROL_DRAIN = 2
+
+function pipeSocket (fd, writable) {
+  if (fd < 0) return null
+  return new net.Socket({ fd, readable: !writable, writable })
+}
+
+function checkCount (name, n) {
+  if (typeof n !== 'number') throw invalidArgType(name, 'of type number', n)
+  if (!Number.isInteger(n) || n < 0) throw outOfRange(name, 'an integer >= 0', n)
+  return n
+}
+
+class Manager extends Duplex {
+  constructor (config) {
+    const cfg = normalizeConfig(config)
+    super({ objectMode: true, writableHighWaterMark: 1024, readableHighWaterMark: 1024, allowHalfOpen: true })
+    this.config = cfg
+    this.stopped = false
+    /** Public: `workers[script] = { process: [worker objects], args }`. */
+    this.workers = {}
+    /** Fork options set after creation (0.0.7 style); merged over `config.fork`. */
+    this.options = undefined
+    this._core = new Core(coreConfig(cfg), () => this._onWake())
+    this._pools = new Map() // script -> pool
+    this._poolsById = new Map() // id -> pool (kept for late events)
+    this._workersById = new Map()
+    this._pending = [] // serialized lines waiting for one crossing
+    this._pendingTarget = undefined
+    this._flushScheduled = false
+    this._paused = false
+    this._writeCallback = null
+    this._finalCallback = null
+    this._keepAlive = null
+    this._stats = { messages: 0, bytes: 0, start: Date.now(), paused: 0, pauseStart: 0, pauses: 0, drains: 0 }
+    this._stoppedPromise = new Promise((resolve) => { this._resolveStopped = resolve })
+  }
+
+  // ---- pools -------------------------------------------------------------------------
+
+  /**
+   * Adds `n` workers of `script` (default 1). `args` only count the first time a script is
+   * added; later calls reuse them. An array of scripts adds each.
+   */
+  add (script, args, n) {
+    if (Array.isArray(script)) {
+      for (const s of script) this.add(s, args, n)
+      return this
+    }
+    if (typeof script !== 'string' || script === '') throw invalidArgType('script', 'a non-empty string', script)
+    if (typeof args === 'number') {
+      n = args
+      args = undefined
+    }
+    const argv = stringArray('args', args)
+    n = n === undefined ? 1 : checkCount('n', n)
+    if (this.stopped) throw stopped('add workers')
+    let pool = this._pools.get(script)
+    if (!pool) pool = this._createPool(script, argv ?? [])
+    if (n > 0) {
+      this._core.addWorkers(pool.id, n)
+      pool.desired += n
+      this._holdOpen()
+    }
+    return this
+  }
+
+  _createPool (script, args) {
+    const options = { ...this.config.fork, ...(this.options || {}) }
+    const spec = poolSpec(script, args, options)
+    const id = this._core.addPool(spec)
+    const pool = { id, script, args, spec, desired: 0, workers: [], saturated: false, stream: null }
+    this._pools.set(script, pool)
+    this._poolsById.set(id, pool)
+    this.workers[script] = { process: pool.workers, args }
+    return pool
+  }
+
+  /** Removes one worker, `n` workers, or the given worker of `script`, for good. */
+  remove (script, which) {
+    const pool = this._pools.get(script)
+    if (!pool) return this
+    let n = 1
+    if (which instanceof Worker) {
+      if (which._pool !== pool || !pool.workers.includes(which)) return this
+      this._core.removeWorker(which._id)
+    } else {
+      if (which !== undefined) n = checkCount('n', which)
+      if (n === 0) return this
+      this._core.removeWorkers(pool.id, n)
+    }
+    pool.desired = Math.max(0, pool.desired - n)
+    if (pool.desired === 0) this._forgetPool(pool)
+    return this
+  }
+
+  _forgetPool (pool) {
+    this._pools.delete(pool.script)
+    delete this.workers[pool.script]
+    if (pool.stream) pool.stream.push(null)
+    if (this._pools.size === 0) this._letGo()
+  }
+
+  /** The live workers of `script`, or undefined. */
+  get (script) {
+    return this._pools.get(script)?.workers
+  }
+
+  /** Restarts every worker of `script`, or just `worker`; the pool keeps its size and args. */
+  refork (script, worker) {
+    const pool = this._pools.get(script)
+    if (!pool) return this
+    if (worker !== undefined && !(worker instanceof Worker)) throw invalidArgType('worker', 'a worker of this manager', worker)
+    this._core.refork(pool.id, worker ? worker._id : -1)
+    return this
+  }
+
+  /** A readable stream of the results of `script`'s workers alone, or false if unknown. */
+  getWorkerStream (script) {
+    const pool = this._pools.get(script)
+    if (!pool) return false
+    if (!pool.stream) {
+      pool.stream = new Readable({ objectMode: true, highWaterMark: 1024, read: () => this._updateFlow() })
+      if (this.stopped) pool.stream.push(null)
+    }
+    return pool.stream
+  }
+
+  // ---- sending -----------------------------------------------------------------------
+
+  /**
+   * Sends `message` to one worker of `script`'s pool, or to one worker of every pool.
+   * Returns false when the caller should wait for 'drain'.
+   */
+  send (message, script) {
+    if (script !== undefined && script !== null && typeof script !== 'string') {
+      throw invalidArgType('script', 'of type string', script)
+    }
+    const line = serialize(message)
+    if (this.stopped) {
+      this.emit('drop', script, message)
+      return false
+    }
+    let target = BROADCAST
+    if (script !== undefined && script !== null) {
+      const pool = this._pools.get(script)
+      if (!pool) {
+        this.emit('drop', script, message)
+        return true
+      }
+      target = pool.id
+    } else if (this._pools.size === 0) {
+      this.emit('drop', script, message)
+      return true
+    }
+    this._stats.messages++
+    this._stats.bytes += line.length
+    if (this._customBalancing()) {
+      this._route(target, message, line, false)
+    } else {
+      this._queue(target, line)
+      if (this._pending.length >= BATCH_MESSAGES) this._flush()
+    }
+    return !this._targetSaturated(target)
+  }
+
+  _customBalancing () {
+    return this.balance !== Manager.prototype.balance || this.filter !== Manager.prototype.filter
+  }
+
+  _queue (target, line) {
+    if (this._pendingTarget !== target && this._pending.length > 0) this._flush()
+    this._pendingTarget = target
+    this._pending.push(line)
+    if (!this._flushScheduled) {
+      this._flushScheduled = true
+      process.nextTick(() => this._flush())
+    }
+  }
+
+  /** Hands the gathered lines to the core in one call. */
+  _flush (noDrop = false) {
+    this._flushScheduled = false
+    if (this._pending.length === 0) return false
+    const lines = this._pending
+    const target = this._pendingTarget
+    this._pending = []
+    if (this.stopped) return false
+    const saturated = this._core.submit(target, lines.join('\n') + '\n', noDrop)
+    this._noteSaturation(target, saturated)
+    return saturated
+  }
+
+  _noteSaturation (target, saturated) {
+    if (target === BROADCAST) {
+      if (saturated) for (const pool of this._pools.values()) pool.saturated = this._core.isSaturated(pool.id)
+    } else {
+      const pool = this._poolsById.get(target)
+      if (pool) pool.saturated = saturated
+    }
+    this._updatePaused()
+  }
+
+  _targetSaturated (target) {
+    if (target !== BROADCAST) return this._poolsById.get(target)?.saturated ?? false
+    for (const pool of this._pools.values()) if (pool.saturated) return true
+    return false
+  }
+
+  /** The path with a user-supplied balance/filter: JS picks each message's worker. */
+  _route (target, message, line, noDrop) {
+    const pools = target === BROADCAST ? [...this._pools.values()] : [this._poolsById.get(target)]
+    let saturated = false
+    for (const pool of pools) {
+      const available = this.filter(pool.workers)
+      const worker = available && available.length ? this.balance(available, message) : undefined
+      const state = worker instanceof Worker ? this._core.submitToWorker(worker._id, line) : -1
+      if (state === 0) worker.buffering = true
+      if (state < 0) saturated = this._core.submit(pool.id, line + '\n', noDrop) || saturated
+    }
+    if (saturated || this._paused) this._noteSaturation(target, saturated)
+    return saturated
+  }
+
+  /** Picks a worker for a message; replace it on the instance for sticky balancing etc. */
+  balance (workers, message) {
+    return defaultBalance(workers)
+  }
+
+  /** Keeps the workers that can take a message now; replaceable on the instance. */
+  filter (workers) {
+    return workers.filter((w) => !w.paused && !w.buffering && w.connected)
+  }
+
+  // ---- the stream --------------------------------------------------------------------
+
+  _write (chunk, encoding, callback) {
+    this._writev([{ chunk }], callback)
+  }
+
+  _writev (chunks, callback) {
+    if (this.stopped) return callback()
+    this._flush()
+    const lines = []
+    let error = null
+    for (const { chunk } of chunks) {
+      try {
+        lines.push(serialize(chunk))
+      } catch (err) {
+        error = err
+        break
+      }
+    }
+    let saturated = false
+    if (lines.length > 0 && this._pools.size === 0) {
+      for (const { chunk } of chunks.slice(0, lines.length)) this.emit('drop', undefined, chunk)
+    } else if (lines.length > 0) {
+      this._stats.messages += lines.length
+      for (const l of lines) this._stats.bytes += l.length
+      if (this._customBalancing()) {
+        for (let i = 0; i < lines.length; i++) saturated = this._route(BROADCAST, chunks[i].chunk, lines[i], true) || saturated
+      } else {
+        saturated = this._core.submit(BROADCAST, lines.join('\n') + '\n', true)
+        this._noteSaturation(BROADCAST, saturated)
+      }
+    }
+    if (error) return callback(error)
+    if (saturated && this._paused) this._writeCallback = callback
+    else callback()
+  }
+
+  _final (callback) {
+    this._flush()
+    if (this.stopped) return callback()
+    this._finalCallback = callback
+    this._core.finish()
+  }
+
+  _read () {
+    this._updateFlow()
+  }
+
+  _destroy (err, callback) {
+    this.stop()
+    callback(err)
+  }
+
+  /** Is anyone consuming the readable side (pipe, 'data', 'readable', iteration)? */
+  _readableInUse () {
+    return this.readableFlowing !== null
+  }
+
+  /** Reads from workers only while every consumer in use has room. */
+  _updateFlow () {
+    let room = !this._readableInUse() || this.readableLength < this.readableHighWaterMark
+    for (const pool of this._poolsById.values()) {
+      const s = pool.stream
+      if (room && s && s.readableFlowing !== null && s.readableLength >= s.readableHighWaterMark) room = false
+    }
+    this._core.setFlowing(room)
+  }
+
+  _updatePaused () {
+    const saturated = this._targetSaturated(BROADCAST)
+    if (saturated && !this._paused) {
+      this._paused = true
+      this._stats.pauses++
+      this._stats.pauseStart = Date.now()
+      this.emit('pause')
+    } else if (!saturated && this._paused) {
+      this._paused = false
+      this._stats.drains++
+      this._stats.paused += Date.now() - this._stats.pauseStart
+      const cb = this._writeCallback
+      this._writeCallback = null
+      if (cb) cb()
+      this.emit('drain')
+    }
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------
+
+  /** Stops now: every worker is ended, nothing respawns, queued messages are dropped. */
+  stop () {
+    if (this.stopped) return
+    this._flush()
+    this.stopped = true
+    this._core.stop()
+    this._letGo()
+    for (const pool of this._poolsById.values()) if (pool.stream) pool.stream.push(null)
+    const cb = this._writeCallback
+    this._writeCallback = null
+    if (cb) cb()
+    this._endReadable()
+    if (!this.writableEnded && !this.destroyed) this.end()
+    const final = this._finalCallback
+    this._finalCallback = null
+    if (final) final()
+    this._resolveStopped()
+  }
+
+  /**
+   * Graceful close: no more input; everything queued is delivered, workers answer and are
+   * ended (SIGTERM, then SIGKILL after `killTimeout`). Resolves once no worker is left.
+   */
+  close () {
+    if (!this.stopped && !this.writableEnded && !this.destroyed) this.end()
+    return this._stoppedPromise
+  }
+
+  [Symbol.asyncDispose] () {
+    return this.close()
+  }
+
+  /** Statistics since the manager was created. */
+  getStats () {
+    const s = this._stats
+    const elapsed = Math.max(1, Date.now() - s.start)
+    const paused = s.paused + (this._paused ? Date.now() - s.pauseStart : 0)
+    return {
+      messagesPerMs: s.messages / elapsed,
+      bytesPerMs: s.bytes / elapsed,
+      percentPaused: (paused * 100) / elapsed,
+      elapsed,
+      paused,
+      pauses: s.pauses,
+      drains: s.drains
+    }
+  }
+
+  _endReadable () {
+    this.push(null)
+    // 0.0.7 emitted 'end' on stop even when nobody read the stream.
+    if (this.readableFlowing === null) this.resume()
+  }
+
+  _holdOpen () {
+    if (!this._keepAlive && !this.stopped) this._keepAlive = setInterval(() => {}, 1 << 30)
+  }
+
+  _letGo () {
+    if (this._keepAlive) clearInterval(this._keepAlive)
+    this._keepAlive = null
+  }
+
+  _onFinished () {
+    if (this.stopped) return
+    this.stopped = true
+    this._core.stop()
+    this._letGo()
+    for (const pool of this._poolsById.values()) if (pool.stream) pool.stream.push(null)
+    this._endReadable()
+    const final = this._finalCallback
+    this._finalCallback = null
+    if (final) final()
+    this._resolveStopped()
+  }
+
+  // ---- events from the core ----------------------------------------------------------
+
+  _onWake () {
+    const batch = this._core.takeEvents()
+    const ev = batch.events
+    let resultCount = 0
+    for (let i = 0; i < ev.length; i += STRIDE) if (ev[i] === EV.RESULTS) resultCount += ev[i + 2]
+    const results = resultCount > 0 ? parseBatch(batch.results, resultCount) : null
+    const dropped = batch.dropped ? JSON.parse(batch.dropped) : null
+    let r = 0
+    let d = 0
+    for (let i = 0; i < ev.length; i += STRIDE) {
+      switch (ev[i]) {
+        case EV.RESULTS:
+          this._onResults(ev[i + 1], results, r, ev[i + 2])
+          r += ev[i + 2]
+          break
+        case EV.DROPPED: {
+          const pool = this._poolsById.get(ev[i + 1])
+          for (let k = 0; k < ev[i + 2]; k++) this.emit('drop', pool?.script, dropped[d++])
+          break
+        }
+        default:
+          this._onLifecycle(ev, i, batch.texts)
+      }
+    }
+    if (results) this._updateFlow()
+  }
+
+  _onResults (workerId, results, start, count) {
+    const worker = this._workersById.get(workerId)
+    const pool = worker?._pool
+    const script = pool?.script
+    const emitMessage = this.listenerCount('message') > 0
+    const workerMessage = worker !== undefined && worker.listenerCount('message') > 0
+    const stream = pool?.stream && pool.stream.readableFlowing !== null ? pool.stream : null
+    const readable = this._readableInUse() && !this.readableEnded
+    for (let k = start; k < start + count; k++) {
+      const message = results[k]
+      if (message instanceof InvalidLine) {
+        const err = workerError('ERR_WORKER_INVALID_JSON', `A worker sent a message that is not JSON: ${message.text.slice(0, 200)}`)
+        this.emit('worker-error', err, script, pool?.args, worker)
+        continue
+      }
+      if (emitMessage) this.emit('message', message, script, worker)
+      if (workerMessage) worker.emit('message', message)
+      if (stream) stream.push(message)
+      if (readable) this.push(message)
+    }
+  }
+
+  _onLifecycle (ev, i, texts) {
+    switch (ev[i]) {
+      case EV.SPAWNED: {
+        const pool = this._poolsById.get(ev[i + 1])
+        const stdio = [pipeSocket(ev[i + 4], true), pipeSocket(ev[i + 5], false), pipeSocket(ev[i + 6], false)]
+        const worker = new Worker(this._core, ev[i + 2], pool, ev[i + 3], stdio)
+        this._workersById.set(worker._id, worker)
+        pool.workers.push(worker)
+        this.emit('worker', pool.script, pool.args, worker)
+        break
+      }
+      case EV.SPAWN_FAILED: {
+        const pool = this._poolsById.get(ev[i + 1])
+        this.emit('worker-error', workerError('ERR_WORKER_SPAWN', texts[ev[i + 3]]), pool.script, pool.args, undefined)
+        break
+      }
+      case EV.EXIT:
+        this._onExit(ev[i + 2], ev[i + 4] ? ev[i + 3] : null, ev[i + 5] ? signalNames[ev[i + 5]] ?? null : null, ev[i + 6] === 1)
+        break
+      case EV.DISCONNECT: {
+        const worker = this._workersById.get(ev[i + 2])
+        if (!worker) break
+        worker.connected = false
+        worker.emit('disconnect')
+        this.emit('worker-disconnect', worker._pool.script, worker._pool.args, worker)
+        break
+      }
+      case EV.WORKER_ERROR: {
+        const worker = this._workersById.get(ev[i + 2])
+        const pool = this._poolsById.get(ev[i + 1])
+        this.emit('worker-error', workerError(texts[ev[i + 3]], texts[ev[i + 4]]), pool?.script, pool?.args, worker)
+        break
+      }
+      case EV.CONTROL: {
+        const worker = this._workersById.get(ev[i + 1])
+        if (!worker) break
+        if (ev[i + 2] === CONTROL_PAUSE) worker.paused = Date.now()
+        else if (ev[i + 2] === CONTROL_DRAIN) worker.paused = 0
+        break
+      }
+      case EV.SATURATION: {
+        const pool = this._poolsById.get(ev[i + 1])
+        if (pool) pool.saturated = this._core.isSaturated(pool.id)
+        this._updatePaused()
+        break
+      }
+      case EV.RESPAWN:
+        this.emit('worker-respawn', this._poolsById.get(ev[i + 1])?.script, ev[i + 2], ev[i + 3])
+        break
+      case EV.ABORTED:
+        this.emit('worker-aborted', this._poolsById.get(ev[i + 1])?.script)
+        break
+      case EV.WORKER_READY: {
+        const worker = this._workersById.get(ev[i + 1])
+        if (worker) worker.buffering = false
+        break
+      }
+      case EV.FINISHED:
+        this._onFinished()
+        break
+    }
+  }
+
+  _onExit (id, code, signal, expected) {
+    const worker = this._workersById.get(id)
+    if (!worker) return
+    this._workersById.delete(id)
+    const pool = worker._pool
+    const at = pool.workers.indexOf(worker)
+    if (at >= 0) pool.workers.splice(at, 1)
+    worker._exited(code, signal)
+    this.emit('worker-exit', code, pool.script, pool.args, worker)
+    if (!expected && code !== 0 && code !== null) this.emit('worker-error', code, pool.script, pool.args, worker)
+    else if (!expected && signal !== null) this.emit('worker-error', signal, pool.script, pool.args, worker)
+  }
+}
+
+module.exports = { Manager }

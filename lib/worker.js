@@ -1,0 +1,97 @@
+'use strict'
+// Worker objects: what `worker` events, `get()` and `workers[script].process` hand out.
+// They serve code written for ChildProcess without owning a libuv process handle.
+
+const { EventEmitter } = require('node:events')
+const { ChildProcess } = require('node:child_process')
+const { constants } = require('node:os')
+const { invalidArgType, withCode } = require('./errors')
+const { serialize } = require('./serialize')
+
+const signalNames = Object.fromEntries(Object.entries(constants.signals).map(([name, num]) => [num, name]))
+
+function signalNumber (signal) {
+  if (signal === undefined) return constants.signals.SIGTERM
+  if (typeof signal === 'number' && Number.isInteger(signal) && signalNames[signal]) return signal
+  if (typeof signal === 'string' && constants.signals[signal]) return constants.signals[signal]
+  const err = new TypeError(`Unknown signal: ${signal}`)
+  err.code = 'ERR_UNKNOWN_SIGNAL'
+  throw err
+}
+
+class Worker extends EventEmitter {
+  constructor (core, id, pool, pid, stdio) {
+    super()
+    this._core = core
+    this._id = id
+    this._pool = pool
+    this.pid = pid
+    this.connected = true
+    this.killed = false
+    this.exitCode = null
+    this.signalCode = null
+    this.spawnfile = pool.spec.execPath
+    this.spawnargs = [pool.spec.execPath, ...pool.spec.execArgv, pool.spec.script, ...pool.spec.args]
+    this.stdin = stdio[0]
+    this.stdout = stdio[1]
+    this.stderr = stdio[2]
+    this.stdio = [stdio[0], stdio[1], stdio[2], null]
+    /** Date.now() of the worker's `{__forkfriend:'pause'}`, 0 when it takes messages. */
+    this.paused = 0
+    /** True while messages sent straight to it wait for its channel. */
+    this.buffering = false
+  }
+
+  /** Sends a message to this worker only. Returns false when it is backed up or gone. */
+  send (message, ...rest) {
+    const callback = typeof rest[rest.length - 1] === 'function' ? rest[rest.length - 1] : undefined
+    const line = serialize(message)
+    const state = this.connected ? this._core.submitToWorker(this._id, line) : -1
+    if (state < 0) {
+      const err = withCode(new Error('Channel closed'), 'ERR_IPC_CHANNEL_CLOSED')
+      if (callback) process.nextTick(callback, err)
+      else if (this.listenerCount('error') > 0) process.nextTick(() => this.emit('error', err))
+      return false
+    }
+    if (callback) process.nextTick(callback, null)
+    if (state === 0) this.buffering = true
+    return state === 1
+  }
+
+  /** Sends a signal (default SIGTERM). Returns whether it was delivered. */
+  kill (signal) {
+    const ok = this._core.signal(this._id, signalNumber(signal))
+    if (ok) this.killed = true
+    return ok
+  }
+
+  /** Closes this worker's channel; the manager then ends and replaces it. */
+  disconnect () {
+    if (!this.connected) {
+      throw withCode(new Error('IPC channel is already disconnected'), 'ERR_IPC_DISCONNECTED')
+    }
+    this._core.disconnect(this._id)
+  }
+
+  // The manager keeps the event loop alive for its workers as a whole.
+  ref () {}
+  unref () {}
+
+  spawn () {
+    throw invalidArgType('worker', 'a ChildProcess started by child_process', this)
+  }
+
+  /** Called by the manager when the process is gone. */
+  _exited (code, signal) {
+    this.connected = false
+    this.exitCode = code
+    this.signalCode = signal
+    this.emit('exit', code, signal)
+    this.emit('close', code, signal)
+  }
+}
+
+// `worker instanceof ChildProcess` holds, and ChildProcess helpers reach these objects.
+Object.setPrototypeOf(Worker.prototype, ChildProcess.prototype)
+
+module.exports = { Worker, signalNames }

@@ -1,0 +1,264 @@
+//! The only napi file: converts between JS values and the core's types, nothing more.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi_derive::napi;
+
+use crate::config::{ForkSpec, ManagerConfig, StdioMode};
+use crate::control::Control;
+use crate::events::Event;
+use crate::manager::{CoreError, Manager};
+
+/// Manager settings, already validated by index.js (milliseconds as numbers).
+#[napi(object)]
+pub struct CoreConfig {
+    pub respawn_interval: f64,
+    pub min_uptime: f64,
+    pub max_respawn_delay: f64,
+    pub max_queue: u32,
+    /// Negative: never.
+    pub paused_worker_timeout: f64,
+    pub kill_timeout: f64,
+    pub end_quiet: f64,
+    pub max_message_bytes: f64,
+    pub worker_high_water: f64,
+    pub results_high_water: f64,
+}
+
+/// How to start the workers of one script, already resolved by index.js.
+#[napi(object)]
+pub struct PoolSpec {
+    pub exec_path: String,
+    pub exec_argv: Vec<String>,
+    pub script: String,
+    pub args: Vec<String>,
+    pub cwd: Option<String>,
+    /// Alternating names and values.
+    pub env: Vec<String>,
+    /// Three of "inherit", "pipe", "ignore".
+    pub stdio: Vec<String>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+}
+
+/// Events since the last call, flattened: `events` holds `EVENT_STRIDE` ints per event.
+#[napi(object)]
+pub struct EventBatch {
+    pub events: Int32Array,
+    /// JSON array text of the results announced by result events.
+    pub results: Option<String>,
+    /// JSON array text of the messages announced by drop events.
+    pub dropped: Option<String>,
+    /// Texts referred to by index from error events.
+    pub texts: Vec<String>,
+}
+
+/// Ints per event in `EventBatch.events`: kind and up to six fields.
+pub const EVENT_STRIDE: usize = 7;
+
+fn ms(v: f64) -> Duration {
+    Duration::from_millis(v.max(0.0) as u64)
+}
+
+fn map_error(e: CoreError) -> Error {
+    Error::new(Status::GenericFailure, format!("{}: {e}", e.code()))
+}
+
+fn stdio_mode(s: &str) -> StdioMode {
+    match s {
+        "pipe" => StdioMode::Pipe,
+        "ignore" => StdioMode::Ignore,
+        _ => StdioMode::Inherit,
+    }
+}
+
+fn control_code(c: Control) -> i32 {
+    match c {
+        Control::Pause => 1,
+        Control::Drain => 2,
+        Control::End => 3,
+    }
+}
+
+fn encode(event: Event, texts: &mut Vec<String>) -> [i32; EVENT_STRIDE] {
+    let mut text = |s: String| {
+        texts.push(s);
+        texts.len() as i32 - 1
+    };
+    let u = |v: u32| v as i32;
+    match event {
+        Event::Spawned { pool, worker, pid, stdio } => {
+            [1, u(pool), u(worker), u(pid), stdio[0], stdio[1], stdio[2]]
+        }
+        Event::SpawnFailed { pool, worker, message } => [2, u(pool), u(worker), text(message), 0, 0, 0],
+        Event::Results { worker, count } => [3, u(worker), u(count), 0, 0, 0, 0],
+        Event::Exit { pool, worker, code, signal, expected } => [
+            4,
+            u(pool),
+            u(worker),
+            code.unwrap_or(0),
+            i32::from(code.is_some()),
+            signal.unwrap_or(0),
+            i32::from(expected),
+        ],
+        Event::Disconnect { pool, worker } => [5, u(pool), u(worker), 0, 0, 0, 0],
+        Event::WorkerError { pool, worker, code, message } => {
+            [6, u(pool), u(worker), text(code.to_string()), text(message), 0, 0]
+        }
+        Event::Control { worker, control } => [7, u(worker), control_code(control), 0, 0, 0, 0],
+        Event::Dropped { pool, count } => [8, u(pool), u(count), 0, 0, 0, 0],
+        Event::Saturation { pool } => [9, u(pool), 0, 0, 0, 0, 0],
+        Event::Respawn { pool, delay_ms, crashes } => [10, u(pool), u(delay_ms), u(crashes), 0, 0, 0],
+        Event::Aborted { pool } => [11, u(pool), 0, 0, 0, 0, 0],
+        Event::WorkerReady { worker } => [12, u(worker), 0, 0, 0, 0, 0],
+        Event::Finished => [13, 0, 0, 0, 0, 0, 0],
+    }
+}
+
+/// The native half of a manager; `index.js` builds the public object around it.
+#[napi]
+pub struct Core {
+    manager: Manager,
+}
+
+#[napi]
+impl Core {
+    /// `onWake` is called (with no arguments) whenever `takeEvents()` has something new.
+    #[napi(constructor)]
+    pub fn new(config: CoreConfig, on_wake: Function<(), ()>) -> Result<Self> {
+        let tsfn = on_wake
+            .build_threadsafe_function::<()>()
+            .weak::<true>()
+            .callee_handled::<false>()
+            .build_callback(|_| Ok(()))?;
+        let wake = Box::new(move || {
+            tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        });
+        let config = ManagerConfig {
+            respawn_interval: ms(config.respawn_interval),
+            min_uptime: ms(config.min_uptime),
+            max_respawn_delay: ms(config.max_respawn_delay),
+            max_queue: config.max_queue as usize,
+            paused_worker_timeout: (config.paused_worker_timeout >= 0.0)
+                .then(|| ms(config.paused_worker_timeout)),
+            kill_timeout: ms(config.kill_timeout),
+            end_quiet: ms(config.end_quiet),
+            max_message_bytes: config.max_message_bytes as usize,
+            worker_high_water: config.worker_high_water as usize,
+            results_high_water: config.results_high_water as usize,
+        };
+        Ok(Core { manager: Manager::new(config, wake) })
+    }
+
+    #[napi]
+    pub fn add_pool(&self, spec: PoolSpec) -> Result<u32> {
+        let env = spec.env.chunks(2).filter(|kv| kv.len() == 2).map(|kv| (kv[0].clone(), kv[1].clone()));
+        let mut stdio = [StdioMode::Inherit; 3];
+        for (slot, mode) in stdio.iter_mut().zip(spec.stdio.iter()) {
+            *slot = stdio_mode(mode);
+        }
+        let spec = ForkSpec {
+            exec_path: spec.exec_path,
+            exec_argv: spec.exec_argv,
+            script: spec.script,
+            args: spec.args,
+            cwd: spec.cwd,
+            env: env.collect(),
+            stdio,
+            uid: spec.uid,
+            gid: spec.gid,
+        };
+        self.manager.add_pool(spec).map_err(map_error)
+    }
+
+    #[napi]
+    pub fn add_workers(&self, pool: u32, n: u32) -> Result<()> {
+        self.manager.add_workers(pool, n as usize).map_err(map_error)
+    }
+
+    #[napi]
+    pub fn remove_workers(&self, pool: u32, n: u32) {
+        self.manager.remove_workers(pool, n as usize)
+    }
+
+    #[napi]
+    pub fn remove_worker(&self, worker: u32) {
+        self.manager.remove_worker(worker)
+    }
+
+    /// `worker` < 0: every worker of the pool.
+    #[napi]
+    pub fn refork(&self, pool: u32, worker: i32) {
+        self.manager.refork(pool, u32::try_from(worker).ok())
+    }
+
+    /// `pool` < 0: one worker of every pool. Returns true when a target pool is saturated.
+    #[napi]
+    pub fn submit(&self, pool: i32, batch: String, no_drop: bool) -> bool {
+        self.manager.submit(u32::try_from(pool).ok(), Bytes::from(batch), no_drop)
+    }
+
+    /// Returns -1 when the worker is gone, 1 when it can take more, 0 when it is backed up.
+    #[napi]
+    pub fn submit_to_worker(&self, worker: u32, batch: String) -> i32 {
+        match self.manager.submit_to_worker(worker, batch.as_bytes()) {
+            None => -1,
+            Some(ok) => i32::from(ok),
+        }
+    }
+
+    #[napi]
+    pub fn is_saturated(&self, pool: u32) -> bool {
+        self.manager.is_saturated(pool)
+    }
+
+    #[napi]
+    pub fn signal(&self, worker: u32, signal: i32) -> bool {
+        self.manager.signal(worker, signal)
+    }
+
+    #[napi]
+    pub fn disconnect(&self, worker: u32) {
+        self.manager.disconnect(worker)
+    }
+
+    #[napi]
+    pub fn set_flowing(&self, flowing: bool) {
+        self.manager.set_flowing(flowing)
+    }
+
+    #[napi]
+    pub fn finish(&self) {
+        self.manager.finish()
+    }
+
+    #[napi]
+    pub fn stop(&self) {
+        self.manager.stop()
+    }
+
+    #[napi]
+    pub fn worker_count(&self) -> u32 {
+        self.manager.worker_count() as u32
+    }
+
+    #[napi]
+    pub fn take_events(&self) -> EventBatch {
+        let batch = self.manager.take_events();
+        let mut texts = Vec::new();
+        let mut flat = Vec::with_capacity(batch.events.len() * EVENT_STRIDE);
+        for event in batch.events {
+            flat.extend_from_slice(&encode(event, &mut texts));
+        }
+        let text = |v: Vec<u8>| (!v.is_empty()).then(|| String::from_utf8_lossy(&v).into_owned());
+        EventBatch {
+            events: Int32Array::new(flat),
+            results: text(batch.results),
+            dropped: text(batch.dropped),
+            texts,
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Plain configuration values of a manager and of the workers it forks.
+
+use std::time::Duration;
+
+/// How the three standard streams of a worker are set up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StdioMode {
+    /// Share the manager's own stream.
+    Inherit,
+    /// A pipe whose other end the manager hands to JS.
+    Pipe,
+    /// /dev/null.
+    Ignore,
+}
+
+/// Everything needed to start one worker process, as Node's `fork()` would.
+#[derive(Clone, Debug)]
+pub struct ForkSpec {
+    pub exec_path: String,
+    pub exec_argv: Vec<String>,
+    pub script: String,
+    pub args: Vec<String>,
+    pub cwd: Option<String>,
+    /// The complete environment of the child (the channel variables are added on top).
+    pub env: Vec<(String, String)>,
+    pub stdio: [StdioMode; 3],
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+}
+
+/// Tunables of a manager. Every duration is a minimum or a timeout, never a polling period.
+#[derive(Clone, Debug)]
+pub struct ManagerConfig {
+    /// Minimum spacing between (re)spawns of one script.
+    pub respawn_interval: Duration,
+    /// A worker that dies sooner than this after it started counts as a crash.
+    pub min_uptime: Duration,
+    /// Cap of the exponential crash-loop backoff.
+    pub max_respawn_delay: Duration,
+    /// Messages held per script while no worker can take them.
+    pub max_queue: usize,
+    /// A worker paused by its own control message longer than this is recycled.
+    pub paused_worker_timeout: Option<Duration>,
+    /// Delay between SIGTERM and SIGKILL when the manager stops a worker.
+    pub kill_timeout: Duration,
+    /// At end of input, a worker's output must have been quiet this long before its channel closes.
+    pub end_quiet: Duration,
+    /// Longest line a worker may send; longer ones are a worker error.
+    pub max_message_bytes: usize,
+    /// Bytes handed to one worker but not yet taken by its socket before it counts as backed up.
+    pub worker_high_water: usize,
+    /// Bytes of results waiting for JS before readers stop reading.
+    pub results_high_water: usize,
+}
+
+impl Default for ManagerConfig {
+    fn default() -> Self {
+        ManagerConfig {
+            respawn_interval: Duration::from_millis(500),
+            min_uptime: Duration::from_millis(1000),
+            max_respawn_delay: Duration::from_millis(10_000),
+            max_queue: 1000,
+            paused_worker_timeout: None,
+            kill_timeout: Duration::from_millis(5000),
+            end_quiet: Duration::from_millis(100),
+            max_message_bytes: 64 << 20,
+            worker_high_water: 128 << 10,
+            results_high_water: 4 << 20,
+        }
+    }
+}

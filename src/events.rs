@@ -1,0 +1,238 @@
+//! The one path from the core to JS: events are gathered into a batch, and JS is woken
+//! once per batch (not per event) to take it. Worker results travel as one JSON array text
+//! so that JS parses a whole batch with a single `JSON.parse`.
+
+use std::sync::Mutex;
+
+use tokio::sync::Notify;
+
+use crate::control::Control;
+
+pub type PoolId = u32;
+pub type WorkerId = u32;
+
+/// Something the app should hear about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A worker process started. `stdio` holds the manager's ends of piped streams (or -1).
+    Spawned { pool: PoolId, worker: WorkerId, pid: u32, stdio: [i32; 3] },
+    /// A worker could not be started at all.
+    SpawnFailed { pool: PoolId, worker: WorkerId, message: String },
+    /// `count` results of `worker` come next in the batch's results array.
+    Results { worker: WorkerId, count: u32 },
+    /// The worker process is gone and reaped. `expected` when the manager ended it.
+    Exit { pool: PoolId, worker: WorkerId, code: Option<i32>, signal: Option<i32>, expected: bool },
+    /// The worker closed its channel while alive; the manager is ending it.
+    Disconnect { pool: PoolId, worker: WorkerId },
+    /// The worker misbehaved (bad output, too long a line, paused too long).
+    WorkerError { pool: PoolId, worker: WorkerId, code: &'static str, message: String },
+    /// The worker sent a pause/drain/end control message.
+    Control { worker: WorkerId, control: Control },
+    /// `count` messages of `pool` were dropped; they come next in the batch's dropped array.
+    Dropped { pool: PoolId, count: u32 },
+    /// The pool's queue went from empty to non-empty or back; ask the core for the truth.
+    Saturation { pool: PoolId },
+    /// A respawn of the pool's script is scheduled.
+    Respawn { pool: PoolId, delay_ms: u32, crashes: u32 },
+    /// A scheduled (re)spawn was no longer needed when its time came.
+    Aborted { pool: PoolId },
+    /// A worker that was backed up for direct sends can take messages again.
+    WorkerReady { worker: WorkerId },
+    /// End of input is complete: every message delivered, every worker gone.
+    Finished,
+}
+
+/// What JS takes in one go.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub events: Vec<Event>,
+    /// A JSON array text of results (empty when there are none), entries separated by "\n,".
+    pub results: Vec<u8>,
+    /// A JSON array text of dropped messages, like `results`.
+    pub dropped: Vec<u8>,
+}
+
+impl Batch {
+    fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+}
+
+/// Appends one JSON text to an array text under construction.
+pub fn append_json(array: &mut Vec<u8>, json: &[u8]) {
+    array.extend_from_slice(if array.is_empty() { b"[" } else { b"\n," });
+    array.extend_from_slice(json);
+}
+
+fn close_array(array: &mut Vec<u8>) {
+    if !array.is_empty() {
+        array.push(b']');
+    }
+}
+
+struct Pending {
+    batch: Batch,
+    woken: bool,
+}
+
+/// Gathers events and wakes JS once per batch. Bounded: readers wait for room.
+pub struct EventQueue {
+    pending: Mutex<Pending>,
+    taken: Notify,
+    wake: Box<dyn Fn() + Send + Sync>,
+    high_water: usize,
+}
+
+impl EventQueue {
+    pub fn new(high_water: usize, wake: Box<dyn Fn() + Send + Sync>) -> Self {
+        EventQueue {
+            pending: Mutex::new(Pending { batch: Batch::default(), woken: false }),
+            taken: Notify::new(),
+            wake,
+            high_water,
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Batch) -> R) -> R {
+        let mut p = self.pending.lock().unwrap();
+        let r = f(&mut p.batch);
+        let wake = !p.woken && !p.batch.is_empty();
+        if wake {
+            p.woken = true;
+        }
+        drop(p);
+        if wake {
+            (self.wake)();
+        }
+        r
+    }
+
+    pub fn push(&self, event: Event) {
+        self.with(|b| b.events.push(event));
+    }
+
+    /// Adds results of one worker; consecutive results of one worker share one event.
+    pub fn push_results<'a>(&self, worker: WorkerId, lines: impl IntoIterator<Item = &'a [u8]>) {
+        self.with(|b| {
+            let mut n = 0u32;
+            for line in lines {
+                append_json(&mut b.results, line);
+                n += 1;
+            }
+            if n == 0 {
+                return;
+            }
+            match b.events.last_mut() {
+                Some(Event::Results { worker: w, count }) if *w == worker => *count += n,
+                _ => b.events.push(Event::Results { worker, count: n }),
+            }
+        });
+    }
+
+    /// Adds messages dropped from a pool (each a JSON line with or without its `\n`).
+    pub fn push_dropped<'a>(&self, pool: PoolId, messages: impl IntoIterator<Item = &'a [u8]>) {
+        self.with(|b| {
+            let mut n = 0u32;
+            for m in messages {
+                append_json(&mut b.dropped, m.strip_suffix(b"\n").unwrap_or(m));
+                n += 1;
+            }
+            if n > 0 {
+                b.events.push(Event::Dropped { pool, count: n });
+            }
+        });
+    }
+
+    /// Waits until the results waiting for JS are below the high-water mark.
+    pub async fn wait_room(&self) {
+        loop {
+            let notified = self.taken.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.pending.lock().unwrap().batch.results.len() < self.high_water {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Hands everything gathered so far to JS.
+    pub fn take(&self) -> Batch {
+        let mut p = self.pending.lock().unwrap();
+        let mut batch = std::mem::take(&mut p.batch);
+        p.woken = false;
+        drop(p);
+        self.taken.notify_waiters();
+        close_array(&mut batch.results);
+        close_array(&mut batch.dropped);
+        batch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    fn queue() -> (EventQueue, Arc<AtomicUsize>) {
+        let wakes = Arc::new(AtomicUsize::new(0));
+        let w = wakes.clone();
+        (EventQueue::new(64, Box::new(move || {
+            w.fetch_add(1, Ordering::SeqCst);
+        })), wakes)
+    }
+
+    #[test]
+    fn one_wake_per_batch() {
+        let (q, wakes) = queue();
+        q.push(Event::Finished);
+        q.push(Event::Aborted { pool: 1 });
+        q.push_results(3, [&b"1"[..]]);
+        assert_eq!(wakes.load(Ordering::SeqCst), 1);
+        assert_eq!(q.take().events.len(), 3);
+        q.push(Event::Finished);
+        assert_eq!(wakes.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn results_form_one_json_array_and_merge_per_worker() {
+        let (q, _) = queue();
+        q.push_results(1, [&b"{\"a\":1}"[..], &b"2"[..]]);
+        q.push_results(1, [&b"\"x\""[..]]);
+        q.push_results(2, [&b"null"[..]]);
+        let b = q.take();
+        assert_eq!(b.results, b"[{\"a\":1}\n,2\n,\"x\"\n,null]");
+        assert_eq!(
+            b.events,
+            vec![Event::Results { worker: 1, count: 3 }, Event::Results { worker: 2, count: 1 }]
+        );
+        let parsed: serde_json::Value = serde_json::from_slice(&b.results).unwrap();
+        assert_eq!(parsed.as_array().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn dropped_messages_lose_their_newline() {
+        let (q, _) = queue();
+        q.push_dropped(7, [&b"1\n"[..], &b"2\n"[..]]);
+        let b = q.take();
+        assert_eq!(b.dropped, b"[1\n,2]");
+        assert_eq!(b.events, vec![Event::Dropped { pool: 7, count: 2 }]);
+    }
+
+    #[tokio::test]
+    async fn readers_wait_for_room_until_js_takes() {
+        let (q, _) = queue();
+        let q = Arc::new(q);
+        let big = vec![b'1'; 100];
+        q.push_results(1, [&big[..]]);
+        let waiter = tokio::spawn({
+            let q = q.clone();
+            async move { q.wait_room().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        q.take();
+        tokio::time::timeout(std::time::Duration::from_secs(1), waiter).await.unwrap().unwrap();
+    }
+}

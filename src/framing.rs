@@ -1,0 +1,130 @@
+//! Line framing of Node's JSON IPC channel: one JSON text per message, ended by `\n`.
+
+use bytes::{Bytes, BytesMut};
+
+/// Splits a batch of `\n`-terminated lines into one `Bytes` per message, without copying.
+/// A trailing piece without `\n` is treated as a final line.
+pub fn split_messages(batch: Bytes) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', &batch) {
+        if end > start {
+            out.push(batch.slice(start..=end));
+        }
+        start = end + 1;
+    }
+    if start < batch.len() {
+        let mut last = BytesMut::with_capacity(batch.len() - start + 1);
+        last.extend_from_slice(&batch[start..]);
+        last.extend_from_slice(b"\n");
+        out.push(last.freeze());
+    }
+    out
+}
+
+/// Why a worker's byte stream could not be framed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FrameError {
+    /// A line grew past the configured limit before its `\n` arrived.
+    TooLong { limit: usize },
+}
+
+/// Accumulates bytes read from a worker and hands out complete lines.
+pub struct LineReader {
+    buf: BytesMut,
+    max_line: usize,
+}
+
+impl LineReader {
+    pub fn new(max_line: usize) -> Self {
+        LineReader { buf: BytesMut::with_capacity(64 << 10), max_line }
+    }
+
+    /// The buffer to read into; it always has spare room for one more read.
+    pub fn buffer(&mut self) -> &mut BytesMut {
+        if self.buf.capacity() - self.buf.len() < 16 << 10 {
+            self.buf.reserve(64 << 10);
+        }
+        &mut self.buf
+    }
+
+    /// Takes every complete line read so far as one chunk (each line still ends with `\n`).
+    pub fn take_complete(&mut self) -> Result<Option<Bytes>, FrameError> {
+        match memchr::memrchr(b'\n', &self.buf) {
+            Some(last) => {
+                let chunk = self.buf.split_to(last + 1).freeze();
+                self.check_partial()?;
+                Ok(Some(chunk))
+            }
+            None => {
+                self.check_partial()?;
+                Ok(None)
+            }
+        }
+    }
+
+    fn check_partial(&self) -> Result<(), FrameError> {
+        if self.buf.len() > self.max_line {
+            return Err(FrameError::TooLong { limit: self.max_line });
+        }
+        Ok(())
+    }
+
+    /// Bytes of an unfinished line left when the stream ended.
+    pub fn leftover(&self) -> usize {
+        self.buf.len()
+    }
+}
+
+/// Iterates over the lines of a chunk, without their `\n`.
+pub fn lines(chunk: &[u8]) -> impl Iterator<Item = &[u8]> {
+    chunk.split(|b| *b == b'\n').filter(|l| !l.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_batches_into_messages_keeping_newlines() {
+        let msgs = split_messages(Bytes::from_static(b"{\"a\":1}\n\"x\"\n3\n"));
+        assert_eq!(msgs, vec![&b"{\"a\":1}\n"[..], &b"\"x\"\n"[..], &b"3\n"[..]]);
+    }
+
+    #[test]
+    fn unterminated_last_message_gets_a_newline() {
+        let msgs = split_messages(Bytes::from_static(b"1\n2"));
+        assert_eq!(msgs, vec![&b"1\n"[..], &b"2\n"[..]]);
+    }
+
+    #[test]
+    fn empty_lines_are_not_messages() {
+        assert!(split_messages(Bytes::from_static(b"\n\n")).is_empty());
+    }
+
+    #[test]
+    fn reader_returns_only_complete_lines() {
+        let mut r = LineReader::new(1024);
+        r.buffer().extend_from_slice(b"1\n22\n33");
+        let chunk = r.take_complete().unwrap().unwrap();
+        assert_eq!(lines(&chunk).collect::<Vec<_>>(), vec![&b"1"[..], &b"22"[..]]);
+        assert_eq!(r.take_complete().unwrap(), None);
+        r.buffer().extend_from_slice(b"3\n");
+        assert_eq!(&r.take_complete().unwrap().unwrap()[..], b"333\n");
+        assert_eq!(r.leftover(), 0);
+    }
+
+    #[test]
+    fn reader_rejects_a_line_past_the_limit() {
+        let mut r = LineReader::new(8);
+        r.buffer().extend_from_slice(b"123456789");
+        assert_eq!(r.take_complete(), Err(FrameError::TooLong { limit: 8 }));
+    }
+
+    #[test]
+    fn reader_accepts_long_lines_once_complete_within_limit() {
+        let mut r = LineReader::new(8);
+        r.buffer().extend_from_slice(b"1234567\n12");
+        assert_eq!(&r.take_complete().unwrap().unwrap()[..], b"1234567\n");
+    }
+}

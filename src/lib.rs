@@ -1,0 +1,25 @@
+//! forkfriend: a worker-process manager for Node.js with a Rust core.
+//!
+//! Module map: `config` (settings), `spawner` (starting workers like `fork()`), `framing`
+//! (JSON lines), `control` (control messages), `balance` (default balancer), `respawn`
+//! (restart policy), `state` (pools, workers, queues), `events` (the batched path to JS),
+//! `worker` (per-worker I/O tasks), `finish` (end of input), `manager` (operations),
+//! `binding` (the only napi file).
+
+pub mod balance;
+pub mod config;
+pub mod control;
+pub mod events;
+mod finish;
+pub mod framing;
+pub mod manager;
+pub mod respawn;
+mod spawner;
+mod state;
+mod worker;
+
+mod binding;
+
+pub use config::{ForkSpec, ManagerConfig, StdioMode};
+pub use events::{Batch, Event};
+pub use manager::{CoreError, Manager};

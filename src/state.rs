@@ -1,0 +1,304 @@
+//! The manager's bookkeeping: pools, workers, queues, and handing queued messages to workers.
+//! Pure data and decisions; no I/O happens here.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, Notify};
+
+use crate::balance::{least_recent, PickClock};
+use crate::config::ForkSpec;
+use crate::events::{PoolId, WorkerId};
+use crate::framing::split_messages;
+use crate::respawn::RespawnState;
+
+/// What a worker's supervisor task can be asked to do.
+#[derive(Debug, Clone, Copy)]
+pub enum Command {
+    Signal(i32),
+    /// SIGTERM now, SIGKILL after the kill timeout.
+    Terminate,
+}
+
+/// Why the manager is ending a worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leave {
+    /// Removed for good.
+    Remove,
+    /// Restart at once (refork, `end` control message, recycling).
+    Restart,
+    /// End of input: the worker answered everything.
+    Finish,
+    /// The manager stopped.
+    Stop,
+}
+
+/// The live parts of a running worker that tasks share.
+pub struct WorkerIo {
+    pub channel: Arc<tokio::net::UnixStream>,
+    pub wake_writer: Arc<Notify>,
+    pub commands: mpsc::Sender<Command>,
+    /// Milliseconds since the manager's epoch of the last byte read from the worker.
+    pub last_rx: Arc<AtomicU64>,
+}
+
+pub struct Worker {
+    pub pool: PoolId,
+    pub pid: Option<u32>,
+    /// None while the process is being started.
+    pub io: Option<WorkerIo>,
+    /// Serialized messages not yet taken by the writer task.
+    pub out: Vec<u8>,
+    /// Bytes the writer task is writing right now.
+    pub inflight: usize,
+    /// Paused by its own control message.
+    pub paused: bool,
+    pub pause_gen: u32,
+    pub last_pick: u64,
+    pub started: Instant,
+    pub leave: Option<Leave>,
+    /// The manager has sent it SIGTERM/SIGKILL.
+    pub terminating: bool,
+    /// The writer should half-close the channel once `out` is written.
+    pub close_requested: bool,
+    /// A direct send found it backed up: tell JS when it drains.
+    pub notify_ready: bool,
+    /// End of input: since when it has looked done.
+    pub quiet_since: Option<Instant>,
+}
+
+impl Worker {
+    pub fn starting(pool: PoolId) -> Self {
+        Worker {
+            pool,
+            pid: None,
+            io: None,
+            out: Vec::new(),
+            inflight: 0,
+            paused: false,
+            pause_gen: 0,
+            last_pick: 0,
+            started: Instant::now(),
+            leave: None,
+            terminating: false,
+            close_requested: false,
+            notify_ready: false,
+            quiet_since: None,
+        }
+    }
+
+    pub fn backed_up(&self, high_water: usize) -> bool {
+        self.out.len() + self.inflight >= high_water
+    }
+
+    /// Can the balancer give it a message?
+    pub fn available(&self, high_water: usize) -> bool {
+        self.io.is_some()
+            && !self.paused
+            && self.leave.is_none()
+            && !self.close_requested
+            && !self.backed_up(high_water)
+    }
+
+    pub fn wake_writer(&self) {
+        if let Some(io) = &self.io {
+            io.wake_writer.notify_one();
+        }
+    }
+
+    /// Asks its supervisor to end it.
+    pub fn terminate(&mut self) {
+        self.terminating = true;
+        if let Some(io) = &self.io {
+            let _ = io.commands.try_send(Command::Terminate);
+        }
+    }
+}
+
+pub struct Pool {
+    pub spec: Arc<ForkSpec>,
+    /// Workers wanted.
+    pub desired: usize,
+    /// Workers running or being started, in start order.
+    pub members: Vec<WorkerId>,
+    /// Respawns waiting for their time.
+    pub scheduled: usize,
+    pub queue: VecDeque<Bytes>,
+    pub saturated: bool,
+    pub clock: PickClock,
+    pub respawn: RespawnState,
+}
+
+impl Pool {
+    pub fn new(spec: Arc<ForkSpec>) -> Self {
+        Pool {
+            spec,
+            desired: 0,
+            members: Vec::new(),
+            scheduled: 0,
+            queue: VecDeque::new(),
+            saturated: false,
+            clock: PickClock::default(),
+            respawn: RespawnState::default(),
+        }
+    }
+
+    /// Puts unsent serialized messages back at the front of the queue, in order.
+    pub fn requeue_front(&mut self, unsent: Vec<u8>) {
+        for msg in split_messages(Bytes::from(unsent)).into_iter().rev() {
+            self.queue.push_front(msg);
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct State {
+    pub pools: HashMap<PoolId, Pool>,
+    pub workers: HashMap<WorkerId, Worker>,
+    pub next_id: u32,
+    pub stopped: bool,
+    pub finishing: bool,
+    pub finished: bool,
+}
+
+impl State {
+    pub fn new_id(&mut self) -> u32 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Hands queued messages of a pool to its available workers, least recently picked first.
+    /// Returns whether the pool's saturation (queue non-empty) changed.
+    pub fn dispatch(&mut self, pool_id: PoolId, high_water: usize) -> bool {
+        let State { pools, workers, .. } = self;
+        let Some(pool) = pools.get_mut(&pool_id) else { return false };
+        let mut woken: Vec<WorkerId> = Vec::new();
+        while !pool.queue.is_empty() {
+            let pick = least_recent(pool.members.iter().filter_map(|id| {
+                let w = workers.get(id)?;
+                w.available(high_water).then_some((*id, w.last_pick))
+            }));
+            let Some(id) = pick else { break };
+            let w = workers.get_mut(&id).expect("member is a worker");
+            let msg = pool.queue.pop_front().expect("queue is not empty");
+            w.out.extend_from_slice(&msg);
+            w.last_pick = pool.clock.next();
+            if !woken.contains(&id) {
+                woken.push(id);
+            }
+        }
+        for id in woken {
+            workers[&id].wake_writer();
+        }
+        let saturated = !pool.queue.is_empty();
+        let changed = saturated != pool.saturated;
+        pool.saturated = saturated;
+        changed
+    }
+
+    /// Takes a worker's unsent output back into its pool's queue.
+    pub fn reclaim(&mut self, worker: WorkerId) {
+        let State { pools, workers, .. } = self;
+        let Some(w) = workers.get_mut(&worker) else { return };
+        if w.out.is_empty() {
+            return;
+        }
+        let unsent = std::mem::take(&mut w.out);
+        if let Some(pool) = pools.get_mut(&w.pool) {
+            pool.requeue_front(unsent);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::StdioMode;
+
+    fn spec() -> Arc<ForkSpec> {
+        Arc::new(ForkSpec {
+            exec_path: "node".into(),
+            exec_argv: vec![],
+            script: "w.js".into(),
+            args: vec![],
+            cwd: None,
+            env: vec![],
+            stdio: [StdioMode::Inherit; 3],
+            uid: None,
+            gid: None,
+        })
+    }
+
+    /// A pool with `n` workers that look running (their io is never used by dispatch).
+    fn state_with_workers(n: usize) -> (State, Vec<WorkerId>) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let _g = rt.enter();
+        let mut st = State::default();
+        st.pools.insert(1, Pool::new(spec()));
+        let mut ids = vec![];
+        for _ in 0..n {
+            let id = st.new_id();
+            let mut w = Worker::starting(1);
+            let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+            a.set_nonblocking(true).unwrap();
+            let (tx, _rx) = mpsc::channel(1);
+            w.io = Some(WorkerIo {
+                channel: Arc::new(tokio::net::UnixStream::from_std(a).unwrap()),
+                wake_writer: Arc::new(Notify::new()),
+                commands: tx,
+                last_rx: Arc::new(AtomicU64::new(0)),
+            });
+            st.workers.insert(id, w);
+            st.pools.get_mut(&1).unwrap().members.push(id);
+            ids.push(id);
+        }
+        (st, ids)
+    }
+
+    fn queue(st: &mut State, msgs: &[&str]) {
+        let q = &mut st.pools.get_mut(&1).unwrap().queue;
+        for m in msgs {
+            q.push_back(Bytes::from(format!("{m}\n")));
+        }
+    }
+
+    #[test]
+    fn round_robin_across_available_workers() {
+        let (mut st, ids) = state_with_workers(2);
+        queue(&mut st, &["1", "2", "3"]);
+        assert!(!st.dispatch(1, 1 << 20));
+        assert_eq!(st.workers[&ids[0]].out, b"1\n3\n");
+        assert_eq!(st.workers[&ids[1]].out, b"2\n");
+    }
+
+    #[test]
+    fn paused_workers_get_nothing_and_full_pools_saturate() {
+        let (mut st, ids) = state_with_workers(2);
+        st.workers.get_mut(&ids[1]).unwrap().paused = true;
+        queue(&mut st, &["1", "2", "3"]);
+        // Room for two messages of 2 bytes on the one available worker.
+        assert!(st.dispatch(1, 4));
+        assert_eq!(st.workers[&ids[0]].out, b"1\n2\n");
+        assert!(st.pools[&1].saturated);
+        st.workers.get_mut(&ids[1]).unwrap().paused = false;
+        assert!(st.dispatch(1, 4));
+        assert_eq!(st.workers[&ids[1]].out, b"3\n");
+        assert!(!st.pools[&1].saturated);
+    }
+
+    #[test]
+    fn reclaimed_output_goes_back_to_the_front_in_order() {
+        let (mut st, ids) = state_with_workers(1);
+        queue(&mut st, &["1", "2"]);
+        st.dispatch(1, 1 << 20);
+        queue(&mut st, &["3"]);
+        st.workers.get_mut(&ids[0]).unwrap().leave = Some(Leave::Remove);
+        st.reclaim(ids[0]);
+        let q: Vec<_> = st.pools[&1].queue.iter().map(|b| b.to_vec()).collect();
+        assert_eq!(q, vec![b"1\n".to_vec(), b"2\n".to_vec(), b"3\n".to_vec()]);
+        assert!(st.workers[&ids[0]].out.is_empty());
+    }
+}

@@ -1,0 +1,174 @@
+//! The tasks of one running worker: a supervisor that owns the process and reaps it, a reader
+//! that frames its output, and a writer that moves queued messages into its channel.
+
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::UnixStream;
+use tokio::process::Child;
+use tokio::sync::{mpsc, Notify};
+use tokio::time::{sleep_until, Instant};
+
+use crate::events::WorkerId;
+use crate::framing::{FrameError, LineReader};
+use crate::manager::Inner;
+use crate::state::Command;
+
+/// How long a worker whose channel closed may take to exit on its own before it is ended.
+const EXIT_GRACE: Duration = Duration::from_millis(50);
+/// How long to keep reading a dead worker's channel (a grandchild may hold it open).
+const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(1);
+
+/// What the supervisor is handed for one started worker.
+pub(crate) struct Parts {
+    pub child: Child,
+    pub channel: Arc<UnixStream>,
+    pub wake_writer: Arc<Notify>,
+    pub last_rx: Arc<AtomicU64>,
+    pub commands: mpsc::Receiver<Command>,
+}
+
+/// Why the reader stopped.
+enum ReadEnd {
+    Eof,
+    TooLong(usize),
+}
+
+/// What the writer should do next.
+pub(crate) enum Step {
+    Write,
+    Idle,
+    Close,
+    Gone,
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86400 * 365)
+}
+
+fn send_signal(child: &Child, signal: i32) {
+    // `id()` is None once the child is reaped, so a recycled pid is never signalled.
+    if let Some(pid) = child.id() {
+        // SAFETY: plain kill(2) on our own unreaped child.
+        unsafe { libc::kill(pid as libc::pid_t, signal) };
+    }
+}
+
+pub(crate) async fn supervise(inner: Arc<Inner>, id: WorkerId, parts: Parts) {
+    let Parts { mut child, channel, wake_writer, last_rx, mut commands } = parts;
+    let mut reader = tokio::spawn(read_loop(inner.clone(), id, channel.clone(), last_rx));
+    let writer = tokio::spawn(write_loop(inner.clone(), id, channel, wake_writer));
+    let mut reader_done = false;
+    let mut eof_grace: Option<Instant> = None;
+    let mut kill_at: Option<Instant> = None;
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status,
+            end = &mut reader, if !reader_done => {
+                reader_done = true;
+                if let Ok(ReadEnd::TooLong(limit)) = end {
+                    let msg = format!("a message from the worker exceeded {limit} bytes");
+                    inner.worker_error(id, "ERR_WORKER_MESSAGE_TOO_LARGE", msg);
+                }
+                eof_grace = Some(Instant::now() + EXIT_GRACE);
+            }
+            _ = sleep_until(eof_grace.unwrap_or_else(far_future)), if eof_grace.is_some() => {
+                eof_grace = None;
+                inner.channel_closed(id);
+            }
+            Some(cmd) = commands.recv() => match cmd {
+                Command::Signal(sig) => send_signal(&child, sig),
+                Command::Terminate => {
+                    if kill_at.is_none() {
+                        send_signal(&child, libc::SIGTERM);
+                        kill_at = Some(Instant::now() + inner.config.kill_timeout);
+                    }
+                }
+            },
+            _ = sleep_until(kill_at.unwrap_or_else(far_future)), if kill_at.is_some() => {
+                send_signal(&child, libc::SIGKILL);
+                kill_at = Some(far_future());
+            }
+        }
+    };
+    if !reader_done && tokio::time::timeout(DRAIN_AFTER_EXIT, &mut reader).await.is_err() {
+        reader.abort();
+    }
+    writer.abort();
+    inner.on_exit(id, status);
+}
+
+async fn read_loop(
+    inner: Arc<Inner>,
+    id: WorkerId,
+    channel: Arc<UnixStream>,
+    last_rx: Arc<AtomicU64>,
+) -> ReadEnd {
+    let mut lines = LineReader::new(inner.config.max_message_bytes);
+    let mut flowing = inner.flowing.subscribe();
+    loop {
+        loop {
+            let on = *flowing.borrow_and_update();
+            if on {
+                break;
+            }
+            if flowing.changed().await.is_err() {
+                return ReadEnd::Eof;
+            }
+        }
+        inner.events.wait_room().await;
+        if channel.readable().await.is_err() {
+            return ReadEnd::Eof;
+        }
+        match channel.try_read_buf(lines.buffer()) {
+            Ok(0) => return ReadEnd::Eof,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(_) => return ReadEnd::Eof,
+        }
+        last_rx.store(inner.now_ms(), Ordering::Relaxed);
+        match lines.take_complete() {
+            Ok(Some(chunk)) => inner.deliver(id, &chunk),
+            Ok(None) => {}
+            Err(FrameError::TooLong { limit }) => return ReadEnd::TooLong(limit),
+        }
+    }
+}
+
+async fn write_all(channel: &UnixStream, mut data: &[u8]) -> io::Result<()> {
+    while !data.is_empty() {
+        channel.writable().await?;
+        match channel.try_write(data) {
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+async fn write_loop(inner: Arc<Inner>, id: WorkerId, channel: Arc<UnixStream>, wake: Arc<Notify>) {
+    use std::os::fd::AsRawFd;
+    let mut buf = Vec::new();
+    loop {
+        match inner.take_output(id, &mut buf) {
+            Step::Write => {
+                if write_all(&channel, &buf).await.is_err() {
+                    return;
+                }
+                buf.clear();
+                inner.output_written(id);
+            }
+            Step::Idle => wake.notified().await,
+            Step::Close => {
+                // Half-close, as the worker sees on `disconnect()`; its replies still arrive.
+                // SAFETY: shutdown(2) on a socket the Arc keeps open.
+                unsafe { libc::shutdown(channel.as_raw_fd(), libc::SHUT_WR) };
+                return;
+            }
+            Step::Gone => return,
+        }
+    }
+}
