@@ -18,7 +18,7 @@ pub fn least_recent<K: Copy>(candidates: impl IntoIterator<Item = (K, u64)>) -> 
 pub struct PickClock(u64);
 
 impl PickClock {
-    pub fn next(&mut self) -> u64 {
+    pub fn tick(&mut self) -> u64 {
         self.0 += 1;
         self.0
     }
@@ -34,9 +34,13 @@ mod tests {
         (0..rounds)
             .filter_map(|_| {
                 let pick = least_recent(
-                    avail.iter().enumerate().filter(|(_, a)| **a).map(|(i, _)| (i, last[i])),
+                    avail
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, a)| **a)
+                        .map(|(i, _)| (i, last[i])),
                 )?;
-                last[pick] = clock.next();
+                last[pick] = clock.tick();
                 Some(pick)
             })
             .collect()

@@ -90,12 +90,25 @@ fn encode(event: Event, texts: &mut Vec<String>) -> [i32; EVENT_STRIDE] {
     };
     let u = |v: u32| v as i32;
     match event {
-        Event::Spawned { pool, worker, pid, stdio } => {
-            [1, u(pool), u(worker), u(pid), stdio[0], stdio[1], stdio[2]]
-        }
-        Event::SpawnFailed { pool, worker, message } => [2, u(pool), u(worker), text(message), 0, 0, 0],
+        Event::Spawned {
+            pool,
+            worker,
+            pid,
+            stdio,
+        } => [1, u(pool), u(worker), u(pid), stdio[0], stdio[1], stdio[2]],
+        Event::SpawnFailed {
+            pool,
+            worker,
+            message,
+        } => [2, u(pool), u(worker), text(message), 0, 0, 0],
         Event::Results { worker, count } => [3, u(worker), u(count), 0, 0, 0, 0],
-        Event::Exit { pool, worker, code, signal, expected } => [
+        Event::Exit {
+            pool,
+            worker,
+            code,
+            signal,
+            expected,
+        } => [
             4,
             u(pool),
             u(worker),
@@ -105,13 +118,28 @@ fn encode(event: Event, texts: &mut Vec<String>) -> [i32; EVENT_STRIDE] {
             i32::from(expected),
         ],
         Event::Disconnect { pool, worker } => [5, u(pool), u(worker), 0, 0, 0, 0],
-        Event::WorkerError { pool, worker, code, message } => {
-            [6, u(pool), u(worker), text(code.to_string()), text(message), 0, 0]
-        }
+        Event::WorkerError {
+            pool,
+            worker,
+            code,
+            message,
+        } => [
+            6,
+            u(pool),
+            u(worker),
+            text(code.to_string()),
+            text(message),
+            0,
+            0,
+        ],
         Event::Control { worker, control } => [7, u(worker), control_code(control), 0, 0, 0, 0],
         Event::Dropped { pool, count } => [8, u(pool), u(count), 0, 0, 0, 0],
         Event::Saturation { pool } => [9, u(pool), 0, 0, 0, 0, 0],
-        Event::Respawn { pool, delay_ms, crashes } => [10, u(pool), u(delay_ms), u(crashes), 0, 0, 0],
+        Event::Respawn {
+            pool,
+            delay_ms,
+            crashes,
+        } => [10, u(pool), u(delay_ms), u(crashes), 0, 0, 0],
         Event::Aborted { pool } => [11, u(pool), 0, 0, 0, 0, 0],
         Event::WorkerReady { worker } => [12, u(worker), 0, 0, 0, 0, 0],
         Event::Finished => [13, 0, 0, 0, 0, 0, 0],
@@ -150,12 +178,18 @@ impl Core {
             worker_high_water: config.worker_high_water as usize,
             results_high_water: config.results_high_water as usize,
         };
-        Ok(Core { manager: Manager::new(config, wake) })
+        Ok(Core {
+            manager: Manager::new(config, wake),
+        })
     }
 
     #[napi]
     pub fn add_pool(&self, spec: PoolSpec) -> Result<u32> {
-        let env = spec.env.chunks(2).filter(|kv| kv.len() == 2).map(|kv| (kv[0].clone(), kv[1].clone()));
+        let env = spec
+            .env
+            .chunks(2)
+            .filter(|kv| kv.len() == 2)
+            .map(|kv| (kv[0].clone(), kv[1].clone()));
         let mut stdio = [StdioMode::Inherit; 3];
         for (slot, mode) in stdio.iter_mut().zip(spec.stdio.iter()) {
             *slot = stdio_mode(mode);
@@ -176,7 +210,9 @@ impl Core {
 
     #[napi]
     pub fn add_workers(&self, pool: u32, n: u32) -> Result<()> {
-        self.manager.add_workers(pool, n as usize).map_err(map_error)
+        self.manager
+            .add_workers(pool, n as usize)
+            .map_err(map_error)
     }
 
     #[napi]
@@ -198,7 +234,8 @@ impl Core {
     /// `pool` < 0: one worker of every pool. Returns true when a target pool is saturated.
     #[napi]
     pub fn submit(&self, pool: i32, batch: String, no_drop: bool) -> bool {
-        self.manager.submit(u32::try_from(pool).ok(), Bytes::from(batch), no_drop)
+        self.manager
+            .submit(u32::try_from(pool).ok(), Bytes::from(batch), no_drop)
     }
 
     /// Returns -1 when the worker is gone, 1 when it can take more, 0 when it is backed up.

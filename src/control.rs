@@ -34,7 +34,8 @@ pub fn classify(line: &[u8]) -> LineKind {
     if memchr::memmem::find(line, CONTROL_KEY).is_none() {
         return LineKind::Result;
     }
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(line) else {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(line)
+    else {
         return LineKind::Result;
     };
     match map.get("__forkfriend").and_then(|v| v.as_str()) {
@@ -58,9 +59,18 @@ mod tests {
 
     #[test]
     fn control_messages() {
-        assert_eq!(classify(br#"{"__forkfriend":"pause"}"#), LineKind::Control(Control::Pause));
-        assert_eq!(classify(br#"{"__forkfriend":"drain"}"#), LineKind::Control(Control::Drain));
-        assert_eq!(classify(br#"{"x":1,"__forkfriend":"end"}"#), LineKind::Control(Control::End));
+        assert_eq!(
+            classify(br#"{"__forkfriend":"pause"}"#),
+            LineKind::Control(Control::Pause)
+        );
+        assert_eq!(
+            classify(br#"{"__forkfriend":"drain"}"#),
+            LineKind::Control(Control::Drain)
+        );
+        assert_eq!(
+            classify(br#"{"x":1,"__forkfriend":"end"}"#),
+            LineKind::Control(Control::End)
+        );
     }
 
     #[test]
@@ -72,6 +82,9 @@ mod tests {
 
     #[test]
     fn node_internal_messages() {
-        assert_eq!(classify(br#"{"cmd":"NODE_HANDLE_ACK"}"#), LineKind::Internal);
+        assert_eq!(
+            classify(br#"{"cmd":"NODE_HANDLE_ACK"}"#),
+            LineKind::Internal
+        );
     }
 }

@@ -15,17 +15,37 @@ pub type WorkerId = u32;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// A worker process started. `stdio` holds the manager's ends of piped streams (or -1).
-    Spawned { pool: PoolId, worker: WorkerId, pid: u32, stdio: [i32; 3] },
+    Spawned {
+        pool: PoolId,
+        worker: WorkerId,
+        pid: u32,
+        stdio: [i32; 3],
+    },
     /// A worker could not be started at all.
-    SpawnFailed { pool: PoolId, worker: WorkerId, message: String },
+    SpawnFailed {
+        pool: PoolId,
+        worker: WorkerId,
+        message: String,
+    },
     /// `count` results of `worker` come next in the batch's results array.
     Results { worker: WorkerId, count: u32 },
     /// The worker process is gone and reaped. `expected` when the manager ended it.
-    Exit { pool: PoolId, worker: WorkerId, code: Option<i32>, signal: Option<i32>, expected: bool },
+    Exit {
+        pool: PoolId,
+        worker: WorkerId,
+        code: Option<i32>,
+        signal: Option<i32>,
+        expected: bool,
+    },
     /// The worker closed its channel while alive; the manager is ending it.
     Disconnect { pool: PoolId, worker: WorkerId },
     /// The worker misbehaved (bad output, too long a line, paused too long).
-    WorkerError { pool: PoolId, worker: WorkerId, code: &'static str, message: String },
+    WorkerError {
+        pool: PoolId,
+        worker: WorkerId,
+        code: &'static str,
+        message: String,
+    },
     /// The worker sent a pause/drain/end control message.
     Control { worker: WorkerId, control: Control },
     /// `count` messages of `pool` were dropped; they come next in the batch's dropped array.
@@ -33,7 +53,11 @@ pub enum Event {
     /// The pool's queue went from empty to non-empty or back; ask the core for the truth.
     Saturation { pool: PoolId },
     /// A respawn of the pool's script is scheduled.
-    Respawn { pool: PoolId, delay_ms: u32, crashes: u32 },
+    Respawn {
+        pool: PoolId,
+        delay_ms: u32,
+        crashes: u32,
+    },
     /// A scheduled (re)spawn was no longer needed when its time came.
     Aborted { pool: PoolId },
     /// A worker that was backed up for direct sends can take messages again.
@@ -86,7 +110,10 @@ pub struct EventQueue {
 impl EventQueue {
     pub fn new(high_water: usize, wake: Box<dyn Fn() + Send + Sync>) -> Self {
         EventQueue {
-            pending: Mutex::new(Pending { batch: Batch::default(), woken: false }),
+            pending: Mutex::new(Pending {
+                batch: Batch::default(),
+                woken: false,
+            }),
             taken: Notify::new(),
             wake,
             high_water,
@@ -178,9 +205,15 @@ mod tests {
     fn queue() -> (EventQueue, Arc<AtomicUsize>) {
         let wakes = Arc::new(AtomicUsize::new(0));
         let w = wakes.clone();
-        (EventQueue::new(64, Box::new(move || {
-            w.fetch_add(1, Ordering::SeqCst);
-        })), wakes)
+        (
+            EventQueue::new(
+                64,
+                Box::new(move || {
+                    w.fetch_add(1, Ordering::SeqCst);
+                }),
+            ),
+            wakes,
+        )
     }
 
     #[test]
@@ -205,7 +238,16 @@ mod tests {
         assert_eq!(b.results, b"[{\"a\":1}\n,2\n,\"x\"\n,null]");
         assert_eq!(
             b.events,
-            vec![Event::Results { worker: 1, count: 3 }, Event::Results { worker: 2, count: 1 }]
+            vec![
+                Event::Results {
+                    worker: 1,
+                    count: 3
+                },
+                Event::Results {
+                    worker: 2,
+                    count: 1
+                }
+            ]
         );
         let parsed: serde_json::Value = serde_json::from_slice(&b.results).unwrap();
         assert_eq!(parsed.as_array().unwrap().len(), 4);
@@ -233,6 +275,9 @@ mod tests {
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished());
         q.take();
-        tokio::time::timeout(std::time::Duration::from_secs(1), waiter).await.unwrap().unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(1), waiter)
+            .await
+            .unwrap()
+            .unwrap();
     }
 }

@@ -29,8 +29,12 @@ pub(crate) async fn run(inner: Arc<Inner>) {
         }
         let now = Instant::now();
         let quiet = inner.config.end_quiet;
-        let busy_pools: Vec<u32> =
-            st.pools.iter().filter(|(_, p)| !p.queue.is_empty()).map(|(id, _)| *id).collect();
+        let busy_pools: Vec<u32> = st
+            .pools
+            .iter()
+            .filter(|(_, p)| !p.queue.is_empty())
+            .map(|(id, _)| *id)
+            .collect();
         for w in st.workers.values_mut() {
             let Some(io) = &w.io else { continue };
             if w.close_requested || w.leave.is_some() {

@@ -37,7 +37,10 @@ pub struct LineReader {
 
 impl LineReader {
     pub fn new(max_line: usize) -> Self {
-        LineReader { buf: BytesMut::with_capacity(64 << 10), max_line }
+        LineReader {
+            buf: BytesMut::with_capacity(64 << 10),
+            max_line,
+        }
     }
 
     /// The buffer to read into; it always has spare room for one more read.
@@ -65,7 +68,9 @@ impl LineReader {
 
     fn check_partial(&self) -> Result<(), FrameError> {
         if self.buf.len() > self.max_line {
-            return Err(FrameError::TooLong { limit: self.max_line });
+            return Err(FrameError::TooLong {
+                limit: self.max_line,
+            });
         }
         Ok(())
     }
@@ -88,7 +93,10 @@ mod tests {
     #[test]
     fn splits_batches_into_messages_keeping_newlines() {
         let msgs = split_messages(Bytes::from_static(b"{\"a\":1}\n\"x\"\n3\n"));
-        assert_eq!(msgs, vec![&b"{\"a\":1}\n"[..], &b"\"x\"\n"[..], &b"3\n"[..]]);
+        assert_eq!(
+            msgs,
+            vec![&b"{\"a\":1}\n"[..], &b"\"x\"\n"[..], &b"3\n"[..]]
+        );
     }
 
     #[test]
@@ -107,7 +115,10 @@ mod tests {
         let mut r = LineReader::new(1024);
         r.buffer().extend_from_slice(b"1\n22\n33");
         let chunk = r.take_complete().unwrap().unwrap();
-        assert_eq!(lines(&chunk).collect::<Vec<_>>(), vec![&b"1"[..], &b"22"[..]]);
+        assert_eq!(
+            lines(&chunk).collect::<Vec<_>>(),
+            vec![&b"1"[..], &b"22"[..]]
+        );
         assert_eq!(r.take_complete().unwrap(), None);
         r.buffer().extend_from_slice(b"3\n");
         assert_eq!(&r.take_complete().unwrap().unwrap()[..], b"333\n");

@@ -113,7 +113,10 @@ impl Manager {
         if st.stopped {
             return Err(CoreError::Stopped);
         }
-        let p = st.pools.get_mut(&pool).ok_or(CoreError::UnknownPool(pool))?;
+        let p = st
+            .pools
+            .get_mut(&pool)
+            .ok_or(CoreError::UnknownPool(pool))?;
         p.desired += n;
         p.respawn.spawned_now(Instant::now());
         for _ in 0..n {
@@ -139,7 +142,9 @@ impl Manager {
     /// Ends one worker for good.
     pub fn remove_worker(&self, worker: WorkerId) {
         let mut st = self.inner.lock();
-        let Some(w) = st.workers.get(&worker) else { return };
+        let Some(w) = st.workers.get(&worker) else {
+            return;
+        };
         if w.leave.is_some() {
             return;
         }
@@ -176,14 +181,18 @@ impl Manager {
         };
         let mut saturated = false;
         for pool in targets {
-            let Some(p) = st.pools.get_mut(&pool) else { continue };
+            let Some(p) = st.pools.get_mut(&pool) else {
+                continue;
+            };
             p.queue.extend(msgs.iter().cloned());
             self.inner.after_change(&mut st, pool);
             let p = st.pools.get_mut(&pool).expect("pool exists");
             if !no_drop && p.queue.len() > self.inner.config.max_queue {
                 let excess = p.queue.len() - self.inner.config.max_queue;
                 let dropped: Vec<Bytes> = p.queue.drain(..excess).collect();
-                self.inner.events.push_dropped(pool, dropped.iter().map(|b| &b[..]));
+                self.inner
+                    .events
+                    .push_dropped(pool, dropped.iter().map(|b| &b[..]));
             }
             saturated |= p.saturated;
         }
@@ -212,14 +221,21 @@ impl Manager {
 
     /// Is the pool's queue holding messages no worker could take?
     pub fn is_saturated(&self, pool: PoolId) -> bool {
-        self.inner.lock().pools.get(&pool).is_some_and(|p| p.saturated)
+        self.inner
+            .lock()
+            .pools
+            .get(&pool)
+            .is_some_and(|p| p.saturated)
     }
 
     /// Sends a signal to a worker; false when it is not running.
     pub fn signal(&self, worker: WorkerId, signal: i32) -> bool {
         let st = self.inner.lock();
         match st.workers.get(&worker).and_then(|w| w.io.as_ref()) {
-            Some(io) => io.commands.try_send(crate::state::Command::Signal(signal)).is_ok(),
+            Some(io) => io
+                .commands
+                .try_send(crate::state::Command::Signal(signal))
+                .is_ok(),
             None => false,
         }
     }
@@ -235,7 +251,9 @@ impl Manager {
 
     /// Stops or resumes reading results (backpressure from the readable side).
     pub fn set_flowing(&self, flowing: bool) {
-        self.inner.flowing.send_if_modified(|f| std::mem::replace(f, flowing) != flowing);
+        self.inner
+            .flowing
+            .send_if_modified(|f| std::mem::replace(f, flowing) != flowing);
     }
 
     /// End of input: deliver everything, let workers answer, close them; then `Finished`.
@@ -256,10 +274,15 @@ impl Manager {
             return;
         }
         st.stopped = true;
-        let pools: Vec<(PoolId, Vec<Bytes>)> =
-            st.pools.iter_mut().map(|(id, p)| (*id, p.queue.drain(..).collect())).collect();
+        let pools: Vec<(PoolId, Vec<Bytes>)> = st
+            .pools
+            .iter_mut()
+            .map(|(id, p)| (*id, p.queue.drain(..).collect()))
+            .collect();
         for (pool, queued) in pools {
-            self.inner.events.push_dropped(pool, queued.iter().map(|b| &b[..]));
+            self.inner
+                .events
+                .push_dropped(pool, queued.iter().map(|b| &b[..]));
         }
         st.pools.clear();
         for w in st.workers.values_mut() {
@@ -326,7 +349,9 @@ impl Inner {
 
     fn start_worker(self: &Arc<Self>, st: &mut State, pool: PoolId) {
         let id = st.new_id();
-        let Some(p) = st.pools.get_mut(&pool) else { return };
+        let Some(p) = st.pools.get_mut(&pool) else {
+            return;
+        };
         p.members.push(id);
         let spec = p.spec.clone();
         st.workers.insert(id, Worker::starting(pool));
@@ -342,7 +367,12 @@ impl Inner {
             Ok(s) => s,
             Err(e) => return self.spawn_failed(id, e),
         };
-        let Spawned { child, pid, channel, stdio } = spawned;
+        let Spawned {
+            child,
+            pid,
+            channel,
+            stdio,
+        } = spawned;
         let channel = match tokio::net::UnixStream::from_std(channel) {
             Ok(c) => Arc::new(c),
             Err(e) => {
@@ -361,8 +391,16 @@ impl Inner {
             // Not ours any more: never leave it running. The supervisor still reaps it.
             // SAFETY: plain kill(2) on our own unreaped child.
             unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-            let parts = worker::Parts { child, channel, wake_writer, last_rx, commands: command_rx };
-            runtime().runtime.spawn(worker::supervise(self.clone(), id, parts));
+            let parts = worker::Parts {
+                child,
+                channel,
+                wake_writer,
+                last_rx,
+                commands: command_rx,
+            };
+            runtime()
+                .runtime
+                .spawn(worker::supervise(self.clone(), id, parts));
             return;
         };
         let w = st.workers.get_mut(&id).expect("checked above");
@@ -379,17 +417,36 @@ impl Inner {
         }
         w.wake_writer();
 
-        self.events.push(Event::Spawned { pool, worker: id, pid, stdio });
-        let parts = worker::Parts { child, channel, wake_writer, last_rx, commands: command_rx };
-        runtime().runtime.spawn(worker::supervise(self.clone(), id, parts));
+        self.events.push(Event::Spawned {
+            pool,
+            worker: id,
+            pid,
+            stdio,
+        });
+        let parts = worker::Parts {
+            child,
+            channel,
+            wake_writer,
+            last_rx,
+            commands: command_rx,
+        };
+        runtime()
+            .runtime
+            .spawn(worker::supervise(self.clone(), id, parts));
         self.after_change(&mut st, pool);
     }
 
     fn spawn_failed(self: &Arc<Self>, id: WorkerId, error: io::Error) {
         let mut st = self.lock();
-        let Some(w) = st.workers.remove(&id) else { return };
+        let Some(w) = st.workers.remove(&id) else {
+            return;
+        };
         let message = format!("cannot start worker: {error}");
-        self.events.push(Event::SpawnFailed { pool: w.pool, worker: id, message });
+        self.events.push(Event::SpawnFailed {
+            pool: w.pool,
+            worker: id,
+            message,
+        });
         if let Some(p) = st.pools.get_mut(&w.pool) {
             p.members.retain(|m| *m != id);
         }
@@ -401,7 +458,9 @@ impl Inner {
 
     /// Marks a worker as leaving, takes back its unsent messages, and ends it.
     fn end_worker(&self, st: &mut State, id: WorkerId, why: Leave) {
-        let Some(w) = st.workers.get_mut(&id) else { return };
+        let Some(w) = st.workers.get_mut(&id) else {
+            return;
+        };
         if w.leave.is_some() {
             return;
         }
@@ -414,12 +473,15 @@ impl Inner {
         for id in chosen {
             self.end_worker(st, *id, Leave::Remove);
         }
-        let Some(p) = st.pools.get_mut(&pool) else { return };
+        let Some(p) = st.pools.get_mut(&pool) else {
+            return;
+        };
         p.desired = p.desired.saturating_sub(n.max(chosen.len()));
         if p.desired == 0 {
             let p = st.pools.remove(&pool).expect("pool");
             let queued: Vec<Bytes> = p.queue.into_iter().collect();
-            self.events.push_dropped(pool, queued.iter().map(|b| &b[..]));
+            self.events
+                .push_dropped(pool, queued.iter().map(|b| &b[..]));
         } else {
             self.after_change(st, pool);
         }
@@ -431,7 +493,9 @@ impl Inner {
         if st.stopped {
             return;
         }
-        let Some(p) = st.pools.get_mut(&pool) else { return };
+        let Some(p) = st.pools.get_mut(&pool) else {
+            return;
+        };
         if p.members.len() + p.scheduled >= p.desired || (finishing && p.queue.is_empty()) {
             return;
         }
@@ -457,9 +521,7 @@ impl Inner {
         let needed = match st.pools.get_mut(&pool) {
             Some(p) => {
                 p.scheduled -= 1;
-                !stopped
-                    && p.members.len() < p.desired
-                    && !(finishing && p.queue.is_empty())
+                !stopped && p.members.len() < p.desired && !(finishing && p.queue.is_empty())
             }
             None => false,
         };
@@ -476,13 +538,21 @@ impl Inner {
         use std::os::unix::process::ExitStatusExt;
         let mut st = self.lock();
         st.reclaim(id);
-        let Some(w) = st.workers.remove(&id) else { return };
+        let Some(w) = st.workers.remove(&id) else {
+            return;
+        };
         let (code, signal) = match &status {
             Ok(s) => (s.code(), s.signal()),
             Err(_) => (None, None),
         };
         let expected = w.terminating || w.leave.is_some();
-        self.events.push(Event::Exit { pool: w.pool, worker: id, code, signal, expected });
+        self.events.push(Event::Exit {
+            pool: w.pool,
+            worker: id,
+            code,
+            signal,
+            expected,
+        });
         let stopped = st.stopped;
         if let Some(p) = st.pools.get_mut(&w.pool) {
             p.members.retain(|m| *m != id);
@@ -503,9 +573,14 @@ impl Inner {
     /// Returns whether the manager should end the worker now.
     pub(crate) fn channel_closed(&self, id: WorkerId) {
         let mut st = self.lock();
-        let Some(w) = st.workers.get_mut(&id) else { return };
+        let Some(w) = st.workers.get_mut(&id) else {
+            return;
+        };
         if w.leave != Some(Leave::Finish) && w.leave != Some(Leave::Stop) {
-            self.events.push(Event::Disconnect { pool: w.pool, worker: id });
+            self.events.push(Event::Disconnect {
+                pool: w.pool,
+                worker: id,
+            });
         }
         w.close_requested = true;
         w.terminate();
@@ -515,7 +590,12 @@ impl Inner {
     pub(crate) fn worker_error(&self, id: WorkerId, code: &'static str, message: String) {
         let st = self.lock();
         if let Some(w) = st.workers.get(&id) {
-            self.events.push(Event::WorkerError { pool: w.pool, worker: id, code, message });
+            self.events.push(Event::WorkerError {
+                pool: w.pool,
+                worker: id,
+                code,
+                message,
+            });
         }
     }
 
@@ -557,9 +637,14 @@ impl Inner {
 
     fn on_control(self: &Arc<Self>, id: WorkerId, control: Control) {
         let mut st = self.lock();
-        let Some(w) = st.workers.get_mut(&id) else { return };
+        let Some(w) = st.workers.get_mut(&id) else {
+            return;
+        };
         let pool = w.pool;
-        self.events.push(Event::Control { worker: id, control });
+        self.events.push(Event::Control {
+            worker: id,
+            control,
+        });
         match control {
             Control::Pause => {
                 w.paused = true;
@@ -580,7 +665,11 @@ impl Inner {
     }
 
     fn pause_expired(&self, id: WorkerId, gen: u32, limit: Duration) {
-        let still = self.lock().workers.get(&id).is_some_and(|w| w.paused && w.pause_gen == gen);
+        let still = self
+            .lock()
+            .workers
+            .get(&id)
+            .is_some_and(|w| w.paused && w.pause_gen == gen);
         if still {
             let msg = format!("worker stayed paused longer than {} ms", limit.as_millis());
             self.worker_error(id, "ERR_WORKER_PAUSED_TIMEOUT", msg);
@@ -591,7 +680,9 @@ impl Inner {
     /// The writer takes everything queued for a worker; None when it should stop.
     pub(crate) fn take_output(&self, id: WorkerId, buf: &mut Vec<u8>) -> worker::Step {
         let mut st = self.lock();
-        let Some(w) = st.workers.get_mut(&id) else { return worker::Step::Gone };
+        let Some(w) = st.workers.get_mut(&id) else {
+            return worker::Step::Gone;
+        };
         if !w.out.is_empty() {
             std::mem::swap(&mut w.out, buf);
             w.inflight = buf.len();
@@ -606,7 +697,9 @@ impl Inner {
     /// The writer finished writing a batch to the socket.
     pub(crate) fn output_written(&self, id: WorkerId) {
         let mut st = self.lock();
-        let Some(w) = st.workers.get_mut(&id) else { return };
+        let Some(w) = st.workers.get_mut(&id) else {
+            return;
+        };
         w.inflight = 0;
         let pool = w.pool;
         if w.notify_ready && !w.backed_up(self.config.worker_high_water) {

@@ -50,7 +50,10 @@ impl RespawnState {
         let at = (now + backoff).max(spaced);
         self.last_scheduled = Some(at);
         self.restarts += 1;
-        Plan { at, crashes: self.crashes }
+        Plan {
+            at,
+            crashes: self.crashes,
+        }
     }
 
     /// A worker was restarted on request (refork, `end` control message): no crash, no spacing.
@@ -66,7 +69,11 @@ mod tests {
     const MS: Duration = Duration::from_millis(1);
 
     fn policy() -> RespawnPolicy {
-        RespawnPolicy { interval: 500 * MS, min_uptime: 1000 * MS, max_delay: 4000 * MS }
+        RespawnPolicy {
+            interval: 500 * MS,
+            min_uptime: 1000 * MS,
+            max_delay: 4000 * MS,
+        }
     }
 
     #[test]
@@ -75,7 +82,13 @@ mod tests {
         let mut s = RespawnState::default();
         s.spawned_now(t0);
         let plan = s.schedule(&policy(), t0 + 60_000 * MS, 60_000 * MS);
-        assert_eq!(plan, Plan { at: t0 + 60_000 * MS, crashes: 0 });
+        assert_eq!(
+            plan,
+            Plan {
+                at: t0 + 60_000 * MS,
+                crashes: 0
+            }
+        );
     }
 
     #[test]
@@ -97,8 +110,18 @@ mod tests {
         let t0 = Instant::now();
         let mut s = RespawnState::default();
         s.spawned_now(t0);
-        let plan = s.schedule(&policy(), t0 + 10 * MS, 10 * MS);
-        assert_eq!(plan.at, t0 + 500 * MS);
+        let healthy_fast = RespawnPolicy {
+            min_uptime: 5 * MS,
+            ..policy()
+        };
+        let plan = s.schedule(&healthy_fast, t0 + 10 * MS, 10 * MS);
+        assert_eq!(
+            plan,
+            Plan {
+                at: t0 + 500 * MS,
+                crashes: 0
+            }
+        );
     }
 
     #[test]
@@ -113,7 +136,8 @@ mod tests {
             gaps.push((plan.at - now).as_millis());
             now = plan.at;
         }
-        assert_eq!(gaps, vec![500, 1001, 2001, 4001, 4001, 4001]);
+        // Each worker dies 1 ms after it started.
+        assert_eq!(gaps, vec![501, 1001, 2001, 4001, 4001, 4001]);
         assert_eq!(s.restarts, 6);
     }
 
@@ -127,7 +151,13 @@ mod tests {
         }
         let now = t0 + 100_000 * MS;
         let plan = s.schedule(&policy(), now, 2000 * MS);
-        assert_eq!(plan, Plan { at: now, crashes: 0 });
+        assert_eq!(
+            plan,
+            Plan {
+                at: now,
+                crashes: 0
+            }
+        );
     }
 
     #[test]

@@ -36,14 +36,16 @@ impl Spawner {
     /// Starts the thread; it lives as long as the process.
     pub fn start(runtime: tokio::runtime::Handle) -> io::Result<Spawner> {
         let (jobs, mut rx) = mpsc::channel::<Job>(256);
-        std::thread::Builder::new().name("forkfriend-spawn".into()).spawn(move || {
-            // tokio registers the child's pidfd with the runtime's reactor at spawn time.
-            let _guard = runtime.enter();
-            let manager_pid = std::process::id() as libc::pid_t;
-            while let Some(job) = rx.blocking_recv() {
-                let _ = job.reply.send(spawn(&job.spec, manager_pid));
-            }
-        })?;
+        std::thread::Builder::new()
+            .name("forkfriend-spawn".into())
+            .spawn(move || {
+                // tokio registers the child's pidfd with the runtime's reactor at spawn time.
+                let _guard = runtime.enter();
+                let manager_pid = std::process::id() as libc::pid_t;
+                while let Some(job) = rx.blocking_recv() {
+                    let _ = job.reply.send(spawn(&job.spec, manager_pid));
+                }
+            })?;
         Ok(Spawner { jobs })
     }
 
@@ -53,7 +55,9 @@ impl Spawner {
             .send(Job { spec, reply })
             .await
             .map_err(|_| io::Error::other("spawning thread is gone"))?;
-        answer.await.map_err(|_| io::Error::other("spawning thread is gone"))?
+        answer
+            .await
+            .map_err(|_| io::Error::other("spawning thread is gone"))?
     }
 }
 
@@ -91,7 +95,11 @@ fn spawn(spec: &ForkSpec, manager_pid: libc::pid_t) -> io::Result<Spawned> {
             StdioMode::Ignore => Stdio::null(),
             StdioMode::Pipe => {
                 let (read, write) = pipe()?;
-                let (mine, theirs) = if fd == 0 { (write, read) } else { (read, write) };
+                let (mine, theirs) = if fd == 0 {
+                    (write, read)
+                } else {
+                    (read, write)
+                };
                 ours[fd] = Some(mine);
                 Stdio::from(theirs)
             }
@@ -110,9 +118,16 @@ fn spawn(spec: &ForkSpec, manager_pid: libc::pid_t) -> io::Result<Spawned> {
     let child = cmd.spawn()?;
     drop(child_end);
     drop(cmd); // closes the child's ends of stdio pipes in this process
-    let pid = child.id().ok_or_else(|| io::Error::other("child exited before its pid was read"))?;
+    let pid = child
+        .id()
+        .ok_or_else(|| io::Error::other("child exited before its pid was read"))?;
     channel.set_nonblocking(true)?;
-    Ok(Spawned { child, pid, channel, stdio: ours })
+    Ok(Spawned {
+        child,
+        pid,
+        channel,
+        stdio: ours,
+    })
 }
 
 /// Runs in the forked child, before exec.
@@ -138,7 +153,13 @@ fn prepare_child(channel_fd: RawFd, manager_pid: libc::pid_t) -> io::Result<()> 
         }
         // Nothing else of the manager's leaks into the worker.
         const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
-        if libc::syscall(libc::SYS_close_range, 4 as libc::c_uint, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC) != 0 {
+        if libc::syscall(
+            libc::SYS_close_range,
+            4 as libc::c_uint,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        ) != 0
+        {
             for fd in 4..4096 {
                 let flags = libc::fcntl(fd, libc::F_GETFD);
                 if flags >= 0 {

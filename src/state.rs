@@ -174,7 +174,9 @@ impl State {
     /// Returns whether the pool's saturation (queue non-empty) changed.
     pub fn dispatch(&mut self, pool_id: PoolId, high_water: usize) -> bool {
         let State { pools, workers, .. } = self;
-        let Some(pool) = pools.get_mut(&pool_id) else { return false };
+        let Some(pool) = pools.get_mut(&pool_id) else {
+            return false;
+        };
         let mut woken: Vec<WorkerId> = Vec::new();
         while !pool.queue.is_empty() {
             let pick = least_recent(pool.members.iter().filter_map(|id| {
@@ -185,7 +187,7 @@ impl State {
             let w = workers.get_mut(&id).expect("member is a worker");
             let msg = pool.queue.pop_front().expect("queue is not empty");
             w.out.extend_from_slice(&msg);
-            w.last_pick = pool.clock.next();
+            w.last_pick = pool.clock.tick();
             if !woken.contains(&id) {
                 woken.push(id);
             }
@@ -202,7 +204,9 @@ impl State {
     /// Takes a worker's unsent output back into its pool's queue.
     pub fn reclaim(&mut self, worker: WorkerId) {
         let State { pools, workers, .. } = self;
-        let Some(w) = workers.get_mut(&worker) else { return };
+        let Some(w) = workers.get_mut(&worker) else {
+            return;
+        };
         if w.out.is_empty() {
             return;
         }
@@ -234,7 +238,10 @@ mod tests {
 
     /// A pool with `n` workers that look running (their io is never used by dispatch).
     fn state_with_workers(n: usize) -> (State, Vec<WorkerId>) {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let _g = rt.enter();
         let mut st = State::default();
         st.pools.insert(1, Pool::new(spec()));

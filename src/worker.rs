@@ -57,7 +57,13 @@ fn send_signal(child: &Child, signal: i32) {
 }
 
 pub(crate) async fn supervise(inner: Arc<Inner>, id: WorkerId, parts: Parts) {
-    let Parts { mut child, channel, wake_writer, last_rx, mut commands } = parts;
+    let Parts {
+        mut child,
+        channel,
+        wake_writer,
+        last_rx,
+        mut commands,
+    } = parts;
     let mut reader = tokio::spawn(read_loop(inner.clone(), id, channel.clone(), last_rx));
     let writer = tokio::spawn(write_loop(inner.clone(), id, channel, wake_writer));
     let mut reader_done = false;
@@ -93,7 +99,11 @@ pub(crate) async fn supervise(inner: Arc<Inner>, id: WorkerId, parts: Parts) {
             }
         }
     };
-    if !reader_done && tokio::time::timeout(DRAIN_AFTER_EXIT, &mut reader).await.is_err() {
+    if !reader_done
+        && tokio::time::timeout(DRAIN_AFTER_EXIT, &mut reader)
+            .await
+            .is_err()
+    {
         reader.abort();
     }
     writer.abort();
