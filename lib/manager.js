@@ -194,7 +194,8 @@ class Manager extends Duplex {
       this._route(target, message, line, false)
     } else {
       this._queue(target, line)
-      if (this._pending.length >= BATCH_MESSAGES) this._flush()
+      // Batch while workers take messages; when none can, the caller needs an exact answer.
+      if (this._pending.length >= BATCH_MESSAGES || !this._targetReady(target)) this._flush()
     }
     return !this._targetSaturated(target)
   }
@@ -234,6 +235,19 @@ class Manager extends Duplex {
       if (pool) pool.saturated = saturated
     }
     this._updatePaused()
+  }
+
+  /** Does every target pool have a worker that, as far as JS knows, takes messages now? */
+  _targetReady (target) {
+    if (target !== BROADCAST) return this._poolReady(this._poolsById.get(target))
+    for (const pool of this._pools.values()) if (!this._poolReady(pool)) return false
+    return true
+  }
+
+  _poolReady (pool) {
+    if (!pool || pool.saturated) return false
+    for (const w of pool.workers) if (!w.paused && !w.buffering && w.connected) return true
+    return false
   }
 
   _targetSaturated (target) {
@@ -504,8 +518,10 @@ class Manager extends Duplex {
       case EV.DISCONNECT: {
         const worker = this._workersById.get(ev[i + 2])
         if (!worker) break
-        worker.connected = false
-        worker.emit('disconnect')
+        if (worker.connected) {
+          worker.connected = false
+          worker.emit('disconnect')
+        }
         this.emit('worker-disconnect', worker._pool.script, worker._pool.args, worker)
         break
       }

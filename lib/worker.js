@@ -70,7 +70,9 @@ class Worker extends EventEmitter {
     if (!this.connected) {
       throw withCode(new Error('IPC channel is already disconnected'), 'ERR_IPC_DISCONNECTED')
     }
+    this.connected = false
     this._core.disconnect(this._id)
+    process.nextTick(() => this.emit('disconnect'))
   }
 
   // The manager keeps the event loop alive for its workers as a whole.

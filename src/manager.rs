@@ -608,11 +608,11 @@ impl Inner {
         }
     }
 
-    /// Complete lines read from a worker: results go to JS, control messages act here.
+    /// Complete lines read from a worker: results go to JS, control messages act here, in
+    /// line order (a result sent after a pause must not reach JS before the pause took effect).
     pub(crate) fn deliver(self: &Arc<Self>, id: WorkerId, chunk: &[u8]) {
         let utf8 = std::str::from_utf8(chunk).is_ok();
         let mut results: Vec<&[u8]> = Vec::new();
-        let mut controls: Vec<Control> = Vec::new();
         let mut invalid = 0usize;
         for line in lines(chunk) {
             if !utf8 && std::str::from_utf8(line).is_err() {
@@ -621,7 +621,10 @@ impl Inner {
             }
             match classify(line) {
                 LineKind::Result => results.push(line),
-                LineKind::Control(c) => controls.push(c),
+                LineKind::Control(c) => {
+                    self.events.push_results(id, results.drain(..));
+                    self.on_control(id, c);
+                }
                 LineKind::Internal => {}
             }
         }
@@ -629,9 +632,6 @@ impl Inner {
         if invalid > 0 {
             let msg = format!("{invalid} message(s) from the worker were not valid UTF-8");
             self.worker_error(id, "ERR_WORKER_INVALID_MESSAGE", msg);
-        }
-        for c in controls {
-            self.on_control(id, c);
         }
     }
 
