@@ -177,8 +177,9 @@ class Manager extends Duplex {
       return false
     }
     let target = BROADCAST
+    let pool = null
     if (script !== undefined && script !== null) {
-      const pool = this._pools.get(script)
+      pool = this._pools.get(script)
       if (!pool) {
         this.emit('drop', script, message)
         return true
@@ -195,9 +196,10 @@ class Manager extends Duplex {
     } else {
       this._queue(target, line)
       // Batch while workers take messages; when none can, the caller needs an exact answer.
-      if (this._pending.length >= BATCH_MESSAGES || !this._targetReady(target)) this._flush()
+      const ready = pool ? this._poolReady(pool) : this._targetReady(BROADCAST)
+      if (this._pending.length >= BATCH_MESSAGES || !ready) this._flush()
     }
-    return !this._targetSaturated(target)
+    return pool ? !pool.saturated : !this._targetSaturated(BROADCAST)
   }
 
   _customBalancing () {

@@ -282,6 +282,23 @@ impl Core {
         self.manager.worker_count() as u32
     }
 
+    /// Data-path counters: reads, readBytes, results, wakes, submits, writes, writtenBytes.
+    #[napi]
+    pub fn counters(&self) -> Vec<f64> {
+        let c = self.manager.counters();
+        [
+            c.reads,
+            c.read_bytes,
+            c.results,
+            c.wakes,
+            c.submits,
+            c.writes,
+            c.written_bytes,
+        ]
+        .map(|v| v as f64)
+        .to_vec()
+    }
+
     #[napi]
     pub fn take_events(&self) -> EventBatch {
         let batch = self.manager.take_events();

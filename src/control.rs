@@ -23,6 +23,12 @@ pub enum LineKind {
 
 const CONTROL_KEY: &[u8] = b"__forkfriend";
 
+fn control_key() -> &'static memchr::memmem::Finder<'static> {
+    static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
+        std::sync::OnceLock::new();
+    FINDER.get_or_init(|| memchr::memmem::Finder::new(CONTROL_KEY))
+}
+
 /// Classifies a line (without its `\n`). A byte check first, JSON parsing only for candidates.
 pub fn classify(line: &[u8]) -> LineKind {
     if line.first() != Some(&b'{') {
@@ -31,7 +37,7 @@ pub fn classify(line: &[u8]) -> LineKind {
     if line.starts_with(b"{\"cmd\":\"NODE_") {
         return LineKind::Internal;
     }
-    if memchr::memmem::find(line, CONTROL_KEY).is_none() {
+    if control_key().find(line).is_none() {
         return LineKind::Result;
     }
     let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(line)

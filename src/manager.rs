@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch, Notify};
 
 use crate::config::{ForkSpec, ManagerConfig};
 use crate::control::{classify, Control, LineKind};
+use crate::counters::{Counters, Snapshot};
 use crate::events::{Batch, Event, EventQueue, PoolId, WorkerId};
 use crate::framing::{lines, split_messages};
 use crate::respawn::RespawnPolicy;
@@ -69,6 +70,7 @@ pub(crate) struct Inner {
     pub config: ManagerConfig,
     pub events: EventQueue,
     pub flowing: watch::Sender<bool>,
+    pub counters: Arc<Counters>,
     state: Mutex<State>,
     epoch: Instant,
 }
@@ -83,6 +85,12 @@ impl Manager {
     /// `wake` is called (from any thread) when a batch of events is ready for `take_events`.
     pub fn new(config: ManagerConfig, wake: Box<dyn Fn() + Send + Sync>) -> Manager {
         runtime();
+        let counters = Arc::new(Counters::default());
+        let wakes = counters.clone();
+        let wake = Box::new(move || {
+            Counters::add(&wakes.wakes, 1);
+            wake()
+        });
         let events = EventQueue::new(config.results_high_water, wake);
         let (flowing, _) = watch::channel(true);
         Manager {
@@ -90,6 +98,7 @@ impl Manager {
                 config,
                 events,
                 flowing,
+                counters,
                 state: Mutex::new(State::default()),
                 epoch: Instant::now(),
             }),
@@ -171,6 +180,7 @@ impl Manager {
     /// Without `no_drop`, messages past `max_queue` are dropped oldest first.
     pub fn submit(&self, target: Option<PoolId>, batch: Bytes, no_drop: bool) -> bool {
         let msgs = split_messages(batch);
+        Counters::add(&self.inner.counters.submits, 1);
         let mut st = self.inner.lock();
         if st.stopped {
             return true;
@@ -297,6 +307,11 @@ impl Manager {
     /// Everything that happened since the last call.
     pub fn take_events(&self) -> Batch {
         self.inner.events.take()
+    }
+
+    /// Data-path counters since the manager was created.
+    pub fn counters(&self) -> Snapshot {
+        self.inner.counters.snapshot()
     }
 
     /// Number of workers alive or starting (for tests and diagnostics).
@@ -628,6 +643,7 @@ impl Inner {
                 LineKind::Internal => {}
             }
         }
+        Counters::add(&self.counters.results, results.len() as u64);
         self.events.push_results(id, results);
         if invalid > 0 {
             let msg = format!("{invalid} message(s) from the worker were not valid UTF-8");

@@ -11,6 +11,7 @@ use tokio::process::Child;
 use tokio::sync::{mpsc, Notify};
 use tokio::time::{sleep_until, Instant};
 
+use crate::counters::Counters;
 use crate::events::WorkerId;
 use crate::framing::{FrameError, LineReader};
 use crate::manager::Inner;
@@ -20,6 +21,12 @@ use crate::state::Command;
 const EXIT_GRACE: Duration = Duration::from_millis(50);
 /// How long to keep reading a dead worker's channel (a grandchild may hold it open).
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(1);
+/// A read smaller than this, soon after the previous one, means the worker is writing
+/// message by message at a high rate: let its output gather before reading again, so one
+/// read (and one wake of JS) carries many results instead of one.
+const SMALL_READ: usize = 16 << 10;
+const BUSY_GAP: Duration = Duration::from_micros(300);
+const GATHER: Duration = Duration::from_millis(1);
 
 /// What the supervisor is handed for one started worker.
 pub(crate) struct Parts {
@@ -118,6 +125,8 @@ async fn read_loop(
 ) -> ReadEnd {
     let mut lines = LineReader::new(inner.config.max_message_bytes);
     let mut flowing = inner.flowing.subscribe();
+    let mut last_read = Instant::now();
+    let mut last_small = false;
     loop {
         loop {
             let on = *flowing.borrow_and_update();
@@ -132,9 +141,18 @@ async fn read_loop(
         if channel.readable().await.is_err() {
             return ReadEnd::Eof;
         }
+        let now = Instant::now();
+        if last_small && now.duration_since(last_read) < BUSY_GAP {
+            tokio::time::sleep(GATHER).await;
+        }
         match channel.try_read_buf(lines.buffer()) {
             Ok(0) => return ReadEnd::Eof,
-            Ok(_) => {}
+            Ok(n) => {
+                Counters::add(&inner.counters.reads, 1);
+                Counters::add(&inner.counters.read_bytes, n as u64);
+                last_small = n < SMALL_READ;
+                last_read = Instant::now();
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(_) => return ReadEnd::Eof,
         }
@@ -147,11 +165,15 @@ async fn read_loop(
     }
 }
 
-async fn write_all(channel: &UnixStream, mut data: &[u8]) -> io::Result<()> {
+async fn write_all(inner: &Inner, channel: &UnixStream, mut data: &[u8]) -> io::Result<()> {
     while !data.is_empty() {
         channel.writable().await?;
         match channel.try_write(data) {
-            Ok(n) => data = &data[n..],
+            Ok(n) => {
+                Counters::add(&inner.counters.writes, 1);
+                Counters::add(&inner.counters.written_bytes, n as u64);
+                data = &data[n..]
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(e),
         }
@@ -165,7 +187,7 @@ async fn write_loop(inner: Arc<Inner>, id: WorkerId, channel: Arc<UnixStream>, w
     loop {
         match inner.take_output(id, &mut buf) {
             Step::Write => {
-                if write_all(&channel, &buf).await.is_err() {
+                if write_all(&inner, &channel, &buf).await.is_err() {
                     return;
                 }
                 buf.clear();
