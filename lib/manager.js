@@ -66,6 +66,7 @@ class Manager extends Duplex {
     this._paused = false
     this._writeCallback = null
     this._finalCallback = null
+    this._closing = false
     this._keepAlive = null
     this._stats = { messages: 0, bytes: 0, start: Date.now(), paused: 0, pauseStart: 0, pauses: 0, drains: 0 }
     this._stoppedPromise = new Promise((resolve) => { this._resolveStopped = resolve })
@@ -172,7 +173,8 @@ class Manager extends Duplex {
       throw invalidArgType('script', 'of type string', script)
     }
     const line = serialize(message)
-    if (this.stopped) {
+    if (this.stopped || this.writableEnded) {
+      // Stopped, or closing: no new work is accepted.
       this.emit('drop', script, message)
       return false
     }
@@ -324,7 +326,8 @@ class Manager extends Duplex {
     this._flush()
     if (this.stopped) return callback()
     this._finalCallback = callback
-    this._core.finish()
+    // close() bounds the wait for workers that stopped reading; a plain end() waits for all.
+    this._core.finish(this._closing ? this.config.killTimeout : -1)
   }
 
   _read () {
@@ -395,7 +398,11 @@ class Manager extends Duplex {
    * ended (SIGTERM, then SIGKILL after `killTimeout`). Resolves once no worker is left.
    */
   close () {
-    if (!this.stopped && !this.writableEnded && !this.destroyed) this.end()
+    if (!this.stopped && !this.destroyed) {
+      this._closing = true
+      if (!this.writableEnded) this.end()
+      else if (this._finalCallback) this._core.finish(this.config.killTimeout)
+    }
     return this._stoppedPromise
   }
 

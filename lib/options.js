@@ -12,7 +12,8 @@ const DEFAULTS = Object.freeze({
   endQuietMs: 100,
   minUptime: 1000,
   maxRespawnDelay: 10000,
-  maxMessageBytes: 64 * 1024 * 1024
+  maxMessageBytes: 64 * 1024 * 1024,
+  maxWorkerRss: 0
 })
 
 // Tuned internally (see bench/); not part of the documented config.
@@ -50,6 +51,7 @@ function normalizeConfig (config) {
     minUptime: number(config, 'minUptime'),
     maxRespawnDelay: number(config, 'maxRespawnDelay'),
     maxMessageBytes: number(config, 'maxMessageBytes', { integer: true, min: 1 }),
+    maxWorkerRss: number(config, 'maxWorkerRss', { integer: true }),
     fork: config.fork ? { ...config.fork } : {}
   }
 }
@@ -65,6 +67,7 @@ function coreConfig (c) {
     killTimeout: c.killTimeout,
     endQuiet: c.endQuietMs,
     maxMessageBytes: c.maxMessageBytes,
+    maxWorkerRss: c.maxWorkerRss,
     workerHighWater: WORKER_HIGH_WATER,
     resultsHighWater: RESULTS_HIGH_WATER
   }

@@ -24,6 +24,8 @@ pub struct CoreConfig {
     pub kill_timeout: f64,
     pub end_quiet: f64,
     pub max_message_bytes: f64,
+    /// Bytes; 0: no limit.
+    pub max_worker_rss: f64,
     pub worker_high_water: f64,
     pub results_high_water: f64,
 }
@@ -175,6 +177,7 @@ impl Core {
             kill_timeout: ms(config.kill_timeout),
             end_quiet: ms(config.end_quiet),
             max_message_bytes: config.max_message_bytes as usize,
+            max_worker_rss: (config.max_worker_rss > 0.0).then_some(config.max_worker_rss as u64),
             worker_high_water: config.worker_high_water as usize,
             results_high_water: config.results_high_water as usize,
         };
@@ -267,9 +270,11 @@ impl Core {
         self.manager.set_flowing(flowing)
     }
 
+    /// `stall_limit` < 0: wait for workers however long they take.
     #[napi]
-    pub fn finish(&self) {
-        self.manager.finish()
+    pub fn finish(&self, stall_limit: f64) {
+        self.manager
+            .finish((stall_limit >= 0.0).then(|| ms(stall_limit)))
     }
 
     #[napi]

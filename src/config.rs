@@ -47,6 +47,8 @@ pub struct ManagerConfig {
     pub end_quiet: Duration,
     /// Longest line a worker may send; longer ones are a worker error.
     pub max_message_bytes: usize,
+    /// A worker whose resident memory exceeds this many bytes is retired gracefully.
+    pub max_worker_rss: Option<u64>,
     /// Bytes handed to one worker but not yet taken by its socket before it counts as backed up.
     pub worker_high_water: usize,
     /// Bytes of results waiting for JS before readers stop reading.
@@ -64,6 +66,7 @@ impl Default for ManagerConfig {
             kill_timeout: Duration::from_millis(5000),
             end_quiet: Duration::from_millis(100),
             max_message_bytes: 64 << 20,
+            max_worker_rss: None,
             worker_high_water: 128 << 10,
             results_high_water: 4 << 20,
         }

@@ -3,17 +3,18 @@
 //! Module map: `config` (settings), `spawner` (starting workers like `fork()`), `framing`
 //! (JSON lines), `control` (control messages), `balance` (default balancer), `respawn`
 //! (restart policy), `state` (pools, workers, queues), `events` (the batched path to JS),
-//! `worker` (per-worker I/O tasks), `counters` (data-path counters), `finish` (end of input), `manager` (operations),
+//! `worker` (per-worker I/O tasks), `counters` (data-path counters), `drain` (graceful ends: end of input, retiring), `manager` (operations),
 //! `binding` (the only napi file).
 
 pub mod balance;
 pub mod config;
 pub mod control;
 pub mod counters;
+mod drain;
 pub mod events;
-mod finish;
 pub mod framing;
 pub mod manager;
+mod memory;
 pub mod respawn;
 mod spawner;
 mod state;

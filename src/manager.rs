@@ -19,7 +19,7 @@ use crate::framing::{lines, split_messages};
 use crate::respawn::RespawnPolicy;
 use crate::spawner::{Spawned, Spawner};
 use crate::state::{Leave, Pool, State, Worker, WorkerIo};
-use crate::{finish, worker};
+use crate::{drain, memory, worker};
 
 /// Errors of the core's operations, each with a stable code for JS.
 #[derive(Debug, PartialEq, Eq)]
@@ -44,6 +44,14 @@ impl std::fmt::Display for CoreError {
             CoreError::UnknownPool(p) => write!(f, "no pool with id {p}"),
         }
     }
+}
+
+/// Runs a task on the core's runtime.
+pub(crate) fn spawn_task<F>(task: F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    runtime().runtime.spawn(task);
 }
 
 struct Runtime {
@@ -93,7 +101,7 @@ impl Manager {
         });
         let events = EventQueue::new(config.results_high_water, wake);
         let (flowing, _) = watch::channel(true);
-        Manager {
+        let manager = Manager {
             inner: Arc::new(Inner {
                 config,
                 events,
@@ -102,7 +110,11 @@ impl Manager {
                 state: Mutex::new(State::default()),
                 epoch: Instant::now(),
             }),
+        };
+        if let Some(limit) = manager.inner.config.max_worker_rss {
+            spawn_task(memory::watch(Arc::downgrade(&manager.inner), limit));
         }
+        manager
     }
 
     /// Creates an empty pool for a script.
@@ -145,7 +157,7 @@ impl Manager {
             .filter(|id| st.workers.get(id).is_some_and(|w| w.leave.is_none()))
             .take(n)
             .collect();
-        self.inner.retire(&mut st, pool, &chosen, n);
+        self.inner.remove_chosen(&mut st, pool, &chosen, n);
     }
 
     /// Ends one worker for good.
@@ -158,7 +170,7 @@ impl Manager {
             return;
         }
         let pool = w.pool;
-        self.inner.retire(&mut st, pool, &[worker], 1);
+        self.inner.remove_chosen(&mut st, pool, &[worker], 1);
     }
 
     /// Restarts every worker of a pool (or one worker), keeping the pool's size.
@@ -267,14 +279,17 @@ impl Manager {
     }
 
     /// End of input: deliver everything, let workers answer, close them; then `Finished`.
-    pub fn finish(&self) {
+    /// With `stall_limit`, a worker that reads nothing for that long meanwhile is ended.
+    pub fn finish(&self, stall_limit: Option<Duration>) {
         let mut st = self.inner.lock();
-        if st.stopped || st.finishing {
+        if st.stopped || st.finished {
             return;
         }
         st.finishing = true;
-        drop(st);
-        runtime().runtime.spawn(finish::run(self.inner.clone()));
+        if stall_limit.is_some() {
+            st.stall_limit = stall_limit;
+        }
+        drain::ensure_running(&self.inner, &mut st);
     }
 
     /// Stops now: queued messages are dropped, every worker is ended, nothing respawns.
@@ -335,6 +350,16 @@ impl Drop for Inner {
 }
 
 impl Inner {
+    /// Pids of running workers that are not on their way out.
+    pub(crate) fn running_pids(&self) -> Vec<(WorkerId, u32)> {
+        let st = self.lock();
+        st.workers
+            .iter()
+            .filter(|(_, w)| w.io.is_some() && w.leave.is_none() && !w.retiring)
+            .filter_map(|(id, w)| w.pid.map(|p| (*id, p)))
+            .collect()
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -472,7 +497,7 @@ impl Inner {
     }
 
     /// Marks a worker as leaving, takes back its unsent messages, and ends it.
-    fn end_worker(&self, st: &mut State, id: WorkerId, why: Leave) {
+    pub(crate) fn end_worker(&self, st: &mut State, id: WorkerId, why: Leave) {
         let Some(w) = st.workers.get_mut(&id) else {
             return;
         };
@@ -484,7 +509,7 @@ impl Inner {
         st.workers.get_mut(&id).expect("worker").terminate();
     }
 
-    fn retire(&self, st: &mut State, pool: PoolId, chosen: &[WorkerId], n: usize) {
+    fn remove_chosen(&self, st: &mut State, pool: PoolId, chosen: &[WorkerId], n: usize) {
         for id in chosen {
             self.end_worker(st, *id, Leave::Remove);
         }
@@ -533,10 +558,11 @@ impl Inner {
     fn respawn_due(self: &Arc<Self>, pool: PoolId) {
         let mut st = self.lock();
         let (stopped, finishing) = (st.stopped, st.finishing);
+        let active = st.active_members(pool);
         let needed = match st.pools.get_mut(&pool) {
             Some(p) => {
                 p.scheduled -= 1;
-                !stopped && p.members.len() < p.desired && !(finishing && p.queue.is_empty())
+                !stopped && active < p.desired && !(finishing && p.queue.is_empty())
             }
             None => false,
         };
@@ -604,6 +630,16 @@ impl Inner {
 
     pub(crate) fn worker_error(&self, id: WorkerId, code: &'static str, message: String) {
         let st = self.lock();
+        self.worker_error_locked(&st, id, code, message);
+    }
+
+    pub(crate) fn worker_error_locked(
+        &self,
+        st: &State,
+        id: WorkerId,
+        code: &'static str,
+        message: String,
+    ) {
         if let Some(w) = st.workers.get(&id) {
             self.events.push(Event::WorkerError {
                 pool: w.pool,
@@ -612,6 +648,27 @@ impl Inner {
                 message,
             });
         }
+    }
+
+    /// Retires a worker gracefully: its replacement starts now, it gets no new messages, and
+    /// its channel closes once it has answered what it has (or after the kill timeout).
+    pub(crate) fn retire(self: &Arc<Self>, id: WorkerId) {
+        let mut st = self.lock();
+        let Some(w) = st.workers.get_mut(&id) else {
+            return;
+        };
+        if w.retiring || w.leave.is_some() {
+            return;
+        }
+        w.retiring = true;
+        w.retiring_since = Some(Instant::now());
+        let pool = w.pool;
+        st.reclaim(id);
+        if !st.stopped && st.pools.contains_key(&pool) {
+            self.start_worker(&mut st, pool);
+        }
+        drain::ensure_running(self, &mut st);
+        self.after_change(&mut st, pool);
     }
 
     /// Ends a misbehaving worker and starts a fresh one.

@@ -34,6 +34,8 @@ pub enum Leave {
     Finish,
     /// The manager stopped.
     Stop,
+    /// Retired gracefully after its replacement was started: no respawn.
+    Replaced,
 }
 
 /// The live parts of a running worker that tasks share.
@@ -66,8 +68,15 @@ pub struct Worker {
     pub close_requested: bool,
     /// A direct send found it backed up: tell JS when it drains.
     pub notify_ready: bool,
-    /// End of input: since when it has looked done.
+    /// Draining: since when it has looked done.
     pub quiet_since: Option<Instant>,
+    /// Being retired gracefully (memory limit): no new messages, channel closed once done.
+    pub retiring: bool,
+    pub retiring_since: Option<Instant>,
+    /// When the drainer closed its channel.
+    pub closed_at: Option<Instant>,
+    /// Stall watch while closing: (bytes it had not read, since when unchanged).
+    pub stall: Option<(i32, Instant)>,
 }
 
 impl Worker {
@@ -87,6 +96,10 @@ impl Worker {
             close_requested: false,
             notify_ready: false,
             quiet_since: None,
+            retiring: false,
+            retiring_since: None,
+            closed_at: None,
+            stall: None,
         }
     }
 
@@ -98,6 +111,7 @@ impl Worker {
     pub fn available(&self, high_water: usize) -> bool {
         self.io.is_some()
             && !self.paused
+            && !self.retiring
             && self.leave.is_none()
             && !self.close_requested
             && !self.backed_up(high_water)
@@ -162,9 +176,28 @@ pub struct State {
     pub stopped: bool,
     pub finishing: bool,
     pub finished: bool,
+    /// While closing, a worker that reads nothing for this long is stalled (close() only).
+    pub stall_limit: Option<std::time::Duration>,
+    /// The drainer task runs.
+    pub draining: bool,
 }
 
 impl State {
+    /// Workers of a pool that count towards its size (not leaving, not being retired).
+    pub fn active_members(&self, pool: PoolId) -> usize {
+        let Some(p) = self.pools.get(&pool) else {
+            return 0;
+        };
+        p.members
+            .iter()
+            .filter(|id| {
+                self.workers
+                    .get(id)
+                    .is_some_and(|w| w.leave.is_none() && !w.retiring)
+            })
+            .count()
+    }
+
     pub fn new_id(&mut self) -> u32 {
         self.next_id += 1;
         self.next_id

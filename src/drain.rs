@@ -1,0 +1,165 @@
+//! Ending workers gracefully: at end of input (every worker, once the queues are empty) and
+//! when one worker is retired (memory limit). A worker's channel is closed only once it has
+//! read everything and its output has gone quiet: closing earlier makes Node drop the replies
+//! still queued in the worker.
+
+use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::events::WorkerId;
+use crate::manager::Inner;
+use crate::state::{Leave, State, Worker};
+
+/// How often the drainer looks; it only runs while something is draining.
+const TICK: Duration = Duration::from_millis(10);
+/// After its channel is closed, a worker that has not exited by itself gets SIGTERM.
+const CLOSE_GRACE: Duration = Duration::from_millis(250);
+
+/// Bytes waiting in a socket queue (`SIOCOUTQ`: sent but not yet read by the peer;
+/// `SIOCINQ`: received but not yet read by us). None when the ioctl fails.
+fn socket_queue(fd: i32, request: libc::c_ulong) -> Option<i32> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: both requests write one int.
+    (unsafe { libc::ioctl(fd, request as _, &mut n) } == 0).then_some(n)
+}
+
+/// Starts the drainer unless it runs already.
+pub(crate) fn ensure_running(inner: &Arc<Inner>, st: &mut State) {
+    if !st.draining {
+        st.draining = true;
+        crate::manager::spawn_task(run(inner.clone()));
+    }
+}
+
+async fn run(inner: Arc<Inner>) {
+    loop {
+        tokio::time::sleep(TICK).await;
+        let mut st = inner.lock();
+        if !tick(&inner, &mut st, Instant::now()) {
+            st.draining = false;
+            return;
+        }
+    }
+}
+
+/// What one look at a worker decided.
+enum Verdict {
+    Wait,
+    Close,
+    Stalled,
+    Terminate,
+}
+
+/// One look at every draining worker. Returns whether anything still needs the drainer.
+fn tick(inner: &Arc<Inner>, st: &mut State, now: Instant) -> bool {
+    let finishing = st.finishing && !st.stopped && !st.finished;
+    let stall_limit = st.stall_limit;
+    let busy_pools: Vec<u32> = st
+        .pools
+        .iter()
+        .filter(|(_, p)| !p.queue.is_empty())
+        .map(|(id, _)| *id)
+        .collect();
+    let mut any = finishing;
+    let mut verdicts: Vec<(WorkerId, Verdict)> = Vec::new();
+    for (id, w) in st.workers.iter_mut() {
+        let finishing_member = finishing && w.leave.is_none();
+        if !(w.retiring || finishing_member || w.closed_at.is_some()) {
+            continue;
+        }
+        any = true;
+        let verdict = look(
+            inner,
+            w,
+            now,
+            finishing_member && busy_pools.contains(&w.pool),
+            stall_limit,
+        );
+        verdicts.push((*id, verdict));
+    }
+    for (id, verdict) in verdicts {
+        match verdict {
+            Verdict::Wait => {}
+            Verdict::Close => {
+                let w = st.workers.get_mut(&id).expect("worker");
+                w.leave = Some(if w.retiring {
+                    Leave::Replaced
+                } else {
+                    Leave::Finish
+                });
+                w.close_requested = true;
+                w.closed_at = Some(now);
+                w.wake_writer();
+            }
+            Verdict::Terminate => st.workers.get_mut(&id).expect("worker").terminate(),
+            Verdict::Stalled => {
+                let msg = "the worker stopped reading its input while the manager was closing";
+                inner.worker_error_locked(st, id, "ERR_WORKER_STALLED", msg.to_string());
+                inner.end_worker(st, id, Leave::Restart);
+            }
+        }
+    }
+    inner.check_finished(st);
+    any
+}
+
+fn look(
+    inner: &Inner,
+    w: &mut Worker,
+    now: Instant,
+    pool_busy: bool,
+    stall: Option<Duration>,
+) -> Verdict {
+    let Some(io) = &w.io else {
+        return Verdict::Wait;
+    };
+    if let Some(closed) = w.closed_at {
+        let late = now.duration_since(closed) >= CLOSE_GRACE;
+        return if late && !w.terminating {
+            Verdict::Terminate
+        } else {
+            Verdict::Wait
+        };
+    }
+    if w.retiring
+        && now.duration_since(w.retiring_since.unwrap_or(now)) >= inner.config.kill_timeout
+    {
+        return Verdict::Terminate;
+    }
+    let fd = io.channel.as_raw_fd();
+    let unread_by_worker = socket_queue(fd, libc::TIOCOUTQ);
+    let quiet_for = inner.since_ms(io.last_rx.load(Ordering::Relaxed));
+    let done = !pool_busy
+        && w.out.is_empty()
+        && w.inflight == 0
+        && unread_by_worker == Some(0)
+        && socket_queue(fd, libc::FIONREAD) == Some(0)
+        && quiet_for >= inner.config.end_quiet;
+    if done {
+        let since = *w.quiet_since.get_or_insert(now);
+        return if now.duration_since(since) >= inner.config.end_quiet {
+            Verdict::Close
+        } else {
+            Verdict::Wait
+        };
+    }
+    w.quiet_since = None;
+    let (Some(limit), Some(queued)) = (stall, unread_by_worker) else {
+        return Verdict::Wait;
+    };
+    match w.stall {
+        Some((q, since)) if q == queued => {
+            if queued > 0 && now.duration_since(since) >= limit && quiet_for >= limit {
+                Verdict::Stalled
+            } else {
+                Verdict::Wait
+            }
+        }
+        _ => {
+            w.stall = Some((queued, now));
+            Verdict::Wait
+        }
+    }
+}
