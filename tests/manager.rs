@@ -1,0 +1,149 @@
+//! The core with real worker processes (Node scripts given with `-e`), without the JS layer.
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use forkfriend::{Event, ForkSpec, Manager, ManagerConfig, StdioMode};
+
+const ECHO: &str = "process.on('message', (m) => process.send(m))";
+const EXIT_AT_ONCE: &str = "process.exit(3)";
+
+fn spec(code: &str) -> ForkSpec {
+    ForkSpec {
+        exec_path: "node".into(),
+        exec_argv: vec!["-e".into(), code.into()],
+        script: "worker".into(),
+        args: vec![],
+        cwd: None,
+        env: std::env::vars().collect(),
+        stdio: [StdioMode::Ignore, StdioMode::Inherit, StdioMode::Inherit],
+        uid: None,
+        gid: None,
+    }
+}
+
+/// A manager whose wakes arrive on a channel, as JS would be woken.
+fn manager(config: ManagerConfig) -> (Manager, mpsc::Receiver<()>) {
+    let (tx, rx) = mpsc::channel();
+    let wake = Box::new(move || {
+        let _ = tx.send(());
+    });
+    (Manager::new(config, wake), rx)
+}
+
+/// Takes event batches until `done` says so or the deadline passes.
+fn collect(
+    m: &Manager,
+    wakes: &mpsc::Receiver<()>,
+    within: Duration,
+    mut on: impl FnMut(&Event, Instant, &[u8]) -> bool,
+) -> bool {
+    let deadline = Instant::now() + within;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        if wakes.recv_timeout(left).is_err() {
+            break;
+        }
+        let batch = m.take_events();
+        for e in &batch.events {
+            if on(e, Instant::now(), &batch.results) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+fn alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    unsafe { libc::kill(pid as i32, 0) == 0 }
+}
+
+#[test]
+fn echo_round_trip_delivers_every_message_in_batches() {
+    let (m, wakes) = manager(ManagerConfig::default());
+    let pool = m.add_pool(spec(ECHO)).unwrap();
+    m.add_workers(pool, 2).unwrap();
+    let batch: String = (0..1000).map(|i| format!("{{\"id\":{i}}}\n")).collect();
+    m.submit(Some(pool), Bytes::from(batch), true);
+    let mut got = 0u32;
+    let done = collect(&m, &wakes, Duration::from_secs(20), |e, _, _| {
+        if let Event::Results { count, .. } = e {
+            got += count;
+        }
+        got == 1000
+    });
+    assert!(done, "got {got} of 1000 results");
+    let c = m.counters();
+    assert_eq!(c.results, 1000);
+    assert!(
+        c.reads < 1000,
+        "results arrive in batches ({} reads)",
+        c.reads
+    );
+    m.stop();
+}
+
+#[test]
+fn a_crash_loop_backs_off_exponentially() {
+    let config = ManagerConfig {
+        respawn_interval: Duration::from_millis(100),
+        min_uptime: Duration::from_millis(1000),
+        max_respawn_delay: Duration::from_millis(400),
+        ..ManagerConfig::default()
+    };
+    let (m, wakes) = manager(config);
+    let pool = m.add_pool(spec(EXIT_AT_ONCE)).unwrap();
+    m.add_workers(pool, 1).unwrap();
+    let mut spawns: Vec<Instant> = Vec::new();
+    let mut codes = Vec::new();
+    collect(&m, &wakes, Duration::from_millis(1800), |e, at, _| {
+        match e {
+            Event::Spawned { .. } => spawns.push(at),
+            Event::Exit { code, .. } => codes.push(*code),
+            _ => {}
+        }
+        false
+    });
+    m.stop();
+    let gaps: Vec<u128> = spawns
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_millis())
+        .collect();
+    // Each worker lives a few ms, so gaps are the backoff: 100, 200, 400, 400 ... ms.
+    assert!(gaps.len() >= 3 && gaps.len() <= 6, "spawn gaps {gaps:?}");
+    for (gap, floor) in gaps.iter().zip([100u128, 200, 400, 400, 400]) {
+        assert!(
+            *gap + 15 >= floor,
+            "gap {gap} ms below {floor} ms: {gaps:?}"
+        );
+    }
+    assert!(codes.iter().all(|c| *c == Some(3)), "{codes:?}");
+}
+
+#[test]
+fn stop_ends_every_worker() {
+    let (m, wakes) = manager(ManagerConfig::default());
+    let pool = m.add_pool(spec("setInterval(() => {}, 1000)")).unwrap();
+    m.add_workers(pool, 3).unwrap();
+    let mut pids = Vec::new();
+    collect(&m, &wakes, Duration::from_secs(10), |e, _, _| {
+        if let Event::Spawned { pid, .. } = e {
+            pids.push(*pid);
+        }
+        pids.len() == 3
+    });
+    assert_eq!(pids.len(), 3);
+    m.stop();
+    let mut exits = 0;
+    collect(&m, &wakes, Duration::from_secs(10), |e, _, _| {
+        if let Event::Exit { expected, .. } = e {
+            assert!(*expected, "the manager ended it");
+            exits += 1;
+        }
+        exits == 3
+    });
+    assert_eq!(exits, 3);
+    assert!(pids.iter().all(|p| !alive(*p)), "no worker is left");
+    assert_eq!(m.worker_count(), 0);
+}
