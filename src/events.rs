@@ -266,7 +266,7 @@ mod tests {
     async fn readers_wait_for_room_until_js_takes() {
         let (q, _) = queue();
         let q = Arc::new(q);
-        let big = vec![b'1'; 100];
+        let big = [b'1'; 100];
         q.push_results(1, [&big[..]]);
         let waiter = tokio::spawn({
             let q = q.clone();
