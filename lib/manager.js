@@ -117,13 +117,20 @@ class Manager extends Duplex {
     const pool = this._pools.get(script)
     if (!pool) return this
     let n = 1
+    let chosen
     if (which instanceof Worker) {
       if (which._pool !== pool || !pool.workers.includes(which)) return this
       this._core.removeWorker(which._id)
+      chosen = [which._id]
     } else {
       if (which !== undefined) n = checkCount('n', which)
       if (n === 0) return this
-      this._core.removeWorkers(pool.id, n)
+      chosen = this._core.removeWorkers(pool.id, n)
+    }
+    // Removed workers leave the pool's list now; they stay tracked until they have exited.
+    for (const id of chosen) {
+      const at = pool.workers.findIndex((w) => w._id === id)
+      if (at >= 0) pool.workers.splice(at, 1)
     }
     pool.desired = Math.max(0, pool.desired - n)
     if (pool.desired === 0) this._forgetPool(pool)

@@ -218,8 +218,9 @@ impl Core {
             .map_err(map_error)
     }
 
+    /// Returns the ids of the workers chosen.
     #[napi]
-    pub fn remove_workers(&self, pool: u32, n: u32) {
+    pub fn remove_workers(&self, pool: u32, n: u32) -> Vec<u32> {
         self.manager.remove_workers(pool, n as usize)
     }
 

@@ -146,10 +146,11 @@ impl Manager {
         Ok(())
     }
 
-    /// Ends `n` workers of a pool for good; the pool is forgotten when none is wanted.
-    pub fn remove_workers(&self, pool: PoolId, n: usize) {
+    /// Ends `n` workers of a pool for good (the oldest first); the pool is forgotten when none
+    /// is wanted. Returns the workers chosen.
+    pub fn remove_workers(&self, pool: PoolId, n: usize) -> Vec<WorkerId> {
         let mut st = self.inner.lock();
-        let Some(p) = st.pools.get(&pool) else { return };
+        let Some(p) = st.pools.get(&pool) else { return Vec::new() };
         let chosen: Vec<WorkerId> = p
             .members
             .iter()
@@ -158,6 +159,7 @@ impl Manager {
             .take(n)
             .collect();
         self.inner.remove_chosen(&mut st, pool, &chosen, n);
+        chosen
     }
 
     /// Ends one worker for good.

@@ -1,0 +1,58 @@
+'use strict';
+// Fork options (config.fork, or manager.options set before add()): cwd, env,
+// execArgv, and the default node binary.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { fixture, collectWorkers, nextMessage, createManager } = require('./helpers');
+
+const ENV = fixture('env.js');
+
+async function report(manager) {
+  const up = collectWorkers(manager, 1);
+  manager.add(ENV);
+  const [{ worker }] = await up;
+  const reply = nextMessage(manager, (m) => m && m.pid === worker.pid);
+  worker.send('report');
+  return (await reply).message;
+}
+
+test('by default a worker runs the same node binary, in the same cwd, with the same env', { timeout: 30000 }, async (t) => {
+  process.env.FORKFRIEND_TEST_VALUE = `inherited-${Date.now()}`;
+  t.after(() => { delete process.env.FORKFRIEND_TEST_VALUE; });
+  const { manager } = createManager(t);
+  const r = await report(manager);
+  assert.equal(r.execPath, process.execPath);
+  assert.equal(r.cwd, process.cwd());
+  assert.equal(r.env, process.env.FORKFRIEND_TEST_VALUE);
+});
+
+test('config.fork sets cwd, env and execArgv of the workers', { timeout: 30000 }, async (t) => {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'forkfriend-cwd-')));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const value = `configured-${Date.now()}`;
+  const { manager } = createManager(t, {
+    fork: {
+      cwd: dir,
+      env: { ...process.env, FORKFRIEND_TEST_VALUE: value },
+      execArgv: ['--max-old-space-size=123'],
+    },
+  });
+  const r = await report(manager);
+  assert.equal(r.cwd, dir);
+  assert.equal(r.env, value);
+  assert.deepEqual(r.execArgv, ['--max-old-space-size=123']);
+});
+
+test('manager.options set before add() are used as fork options', { timeout: 30000 }, async (t) => {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'forkfriend-opt-')));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const { manager } = createManager(t);
+  manager.options = { cwd: dir, env: { FORKFRIEND_TEST_VALUE: 'from-options', PATH: process.env.PATH } };
+  const r = await report(manager);
+  assert.equal(r.cwd, dir);
+  assert.equal(r.env, 'from-options');
+});
