@@ -62,6 +62,7 @@ class Manager extends Duplex {
     this._workersById = new Map()
     this._pending = [] // serialized lines waiting for one crossing
     this._pendingTarget = undefined
+    this._pendingNoDrop = false
     this._flushScheduled = false
     this._paused = false
     this._writeCallback = null
@@ -215,9 +216,10 @@ class Manager extends Duplex {
     return this.balance !== Manager.prototype.balance || this.filter !== Manager.prototype.filter
   }
 
-  _queue (target, line) {
-    if (this._pendingTarget !== target && this._pending.length > 0) this._flush()
+  _queue (target, line, noDrop = false) {
+    if ((this._pendingTarget !== target || this._pendingNoDrop !== noDrop) && this._pending.length > 0) this._flush()
     this._pendingTarget = target
+    this._pendingNoDrop = noDrop
     this._pending.push(line)
     if (!this._flushScheduled) {
       this._flushScheduled = true
@@ -226,14 +228,14 @@ class Manager extends Duplex {
   }
 
   /** Hands the gathered lines to the core in one call. */
-  _flush (noDrop = false) {
+  _flush () {
     this._flushScheduled = false
     if (this._pending.length === 0) return false
     const lines = this._pending
     const target = this._pendingTarget
     this._pending = []
     if (this.stopped) return false
-    const saturated = this._core.submit(target, lines.join('\n') + '\n', noDrop)
+    const saturated = this._core.submit(target, lines.join('\n') + '\n', this._pendingNoDrop)
     this._noteSaturation(target, saturated)
     return saturated
   }
@@ -295,37 +297,27 @@ class Manager extends Duplex {
   // ---- the stream --------------------------------------------------------------------
 
   _write (chunk, encoding, callback) {
-    this._writev([{ chunk }], callback)
-  }
-
-  _writev (chunks, callback) {
     if (this.stopped) return callback()
-    this._flush()
-    const lines = []
-    let error = null
-    for (const { chunk } of chunks) {
-      try {
-        lines.push(serialize(chunk))
-      } catch (err) {
-        error = err
-        break
-      }
+    let line
+    try {
+      line = serialize(chunk)
+    } catch (err) {
+      return callback(err)
     }
-    let saturated = false
-    if (lines.length > 0 && this._pools.size === 0) {
-      for (const { chunk } of chunks.slice(0, lines.length)) this.emit('drop', undefined, chunk)
-    } else if (lines.length > 0) {
-      this._stats.messages += lines.length
-      for (const l of lines) this._stats.bytes += l.length
-      if (this._customBalancing()) {
-        for (let i = 0; i < lines.length; i++) saturated = this._route(BROADCAST, chunks[i].chunk, lines[i], true) || saturated
-      } else {
-        saturated = this._core.submit(BROADCAST, lines.join('\n') + '\n', true)
-        this._noteSaturation(BROADCAST, saturated)
-      }
+    if (this._pools.size === 0) {
+      this.emit('drop', undefined, chunk)
+      return callback()
     }
-    if (error) return callback(error)
-    if (saturated && this._paused) this._writeCallback = callback
+    this._stats.messages++
+    this._stats.bytes += line.length
+    if (this._customBalancing()) {
+      this._route(BROADCAST, chunk, line, true)
+    } else {
+      // Same batching as send(), but a stream write is never dropped.
+      this._queue(BROADCAST, line, true)
+      if (this._pending.length >= BATCH_MESSAGES || !this._targetReady(BROADCAST)) this._flush()
+    }
+    if (this._paused && this._targetSaturated(BROADCAST)) this._writeCallback = callback
     else callback()
   }
 
