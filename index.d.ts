@@ -44,6 +44,8 @@ declare namespace forkfriend {
     maxRespawnDelay?: number
     /** Longest message (bytes) a worker may send; longer ones are a 'worker-error' and the worker is recycled. Default 64 MiB. */
     maxMessageBytes?: number
+    /** A worker whose resident memory exceeds this many bytes is retired gracefully: a replacement starts, it gets no new messages and is closed once it answered ('worker-error' ERR_WORKER_MEMORY_LIMIT). 0 (default): no limit. */
+    maxWorkerRss?: number
     /** Fork options for every worker (`manager.options`, set later, takes precedence). */
     fork?: ForkOptions
   }
@@ -99,7 +101,7 @@ declare namespace forkfriend {
     options?: ForkOptions
 
     /** Adds `n` (default 1) workers of `script`. The first `args` given for a script are used by all its workers. */
-    add (script: string | string[], args?: Array<string | number>, n?: number): this
+    add (script: string | string[], args?: Array<string | number | boolean>, n?: number): this
     add (script: string | string[], n?: number): this
     /** Removes one worker, `n` workers, or the given worker, for good. Unknown script: no-op. */
     remove (script: string, which?: number | Worker): this

@@ -471,8 +471,9 @@ class Manager extends Duplex {
           r += ev[i + 2]
           break
         case EV.DROPPED: {
-          const pool = this._poolsById.get(ev[i + 1])
-          for (let k = 0; k < ev[i + 2]; k++) this.emit('drop', pool?.script, dropped[d++])
+          // A message sent to every pool is reported like 0.0.7 did: without a script.
+          const script = ev[i + 3] ? undefined : this._poolsById.get(ev[i + 1])?.script
+          for (let k = 0; k < ev[i + 2]; k++) this.emit('drop', script, dropped[d++])
           break
         }
         default:

@@ -1,6 +1,7 @@
 'use strict'
 // Validation of the manager's config and of fork options, before anything reaches the core.
 
+const { fileURLToPath } = require('node:url')
 const { invalidArgType, outOfRange } = require('./errors')
 
 const DEFAULTS = Object.freeze({
@@ -121,7 +122,7 @@ function poolSpec (script, args, options) {
     execArgv: stringArray('options.execArgv', options.execArgv) ?? process.execArgv,
     script,
     args,
-    cwd: cwd instanceof URL ? cwd.pathname : cwd,
+    cwd: cwd instanceof URL ? fileURLToPath(cwd) : cwd,
     env: flatEnv,
     stdio: stdioModes(options),
     uid: options.uid,

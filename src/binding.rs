@@ -135,7 +135,11 @@ fn encode(event: Event, texts: &mut Vec<String>) -> [i32; EVENT_STRIDE] {
             0,
         ],
         Event::Control { worker, control } => [7, u(worker), control_code(control), 0, 0, 0, 0],
-        Event::Dropped { pool, count } => [8, u(pool), u(count), 0, 0, 0, 0],
+        Event::Dropped {
+            pool,
+            count,
+            broadcast,
+        } => [8, u(pool), u(count), i32::from(broadcast), 0, 0, 0],
         Event::Saturation { pool } => [9, u(pool), 0, 0, 0, 0, 0],
         Event::Respawn {
             pool,

@@ -1,7 +1,13 @@
 //! Ending workers gracefully: at end of input (every worker, once the queues are empty) and
-//! when one worker is retired (memory limit). A worker's channel is closed only once it has
-//! read everything and its output has gone quiet: closing earlier makes Node drop the replies
-//! still queued in the worker.
+//! when one worker is retired (memory limit).
+//!
+//! A worker's channel is half-closed once it has read everything we sent and its output has
+//! gone quiet (or, for a worker that never goes quiet, once its input has been consumed for
+//! the kill timeout). Closing while replies wait in the worker's own write queue would make
+//! Node drop them; our receive queue being empty means that queue is empty too. A worker
+//! still busy with messages it has read sees the end of its channel only after them, and
+//! closes its side then; the supervisor ends it after that. So nothing ends a worker on a
+//! timer here, except `close()`'s stall limit: a worker silent for that long is ended.
 
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
@@ -14,8 +20,6 @@ use crate::state::{Leave, State, Worker};
 
 /// How often the drainer looks; it only runs while something is draining.
 const TICK: Duration = Duration::from_millis(10);
-/// After its channel is closed, a worker that has not exited by itself gets SIGTERM.
-const CLOSE_GRACE: Duration = Duration::from_millis(250);
 
 /// Bytes waiting in a socket queue (`SIOCOUTQ`: sent but not yet read by the peer;
 /// `SIOCINQ`: received but not yet read by us). None when the ioctl fails.
@@ -97,7 +101,13 @@ fn tick(inner: &Arc<Inner>, st: &mut State, now: Instant) -> bool {
             Verdict::Stalled => {
                 let msg = "the worker stopped reading its input while the manager was closing";
                 inner.worker_error_locked(st, id, "ERR_WORKER_STALLED", msg.to_string());
-                inner.end_worker(st, id, Leave::Restart);
+                // A retired worker has its replacement already.
+                let why = if st.workers[&id].retiring {
+                    Leave::Replaced
+                } else {
+                    Leave::Restart
+                };
+                inner.end_worker(st, id, why);
             }
         }
     }
@@ -115,37 +125,49 @@ fn look(
     let Some(io) = &w.io else {
         return Verdict::Wait;
     };
+    // A retired worker is bloated: it gets the kill timeout, whatever else applies.
+    let stall = if w.retiring {
+        Some(inner.config.kill_timeout)
+    } else {
+        stall
+    };
+    let quiet_for = inner.since_ms(io.last_rx.load(Ordering::Relaxed));
     if let Some(closed) = w.closed_at {
-        let late = now.duration_since(closed) >= CLOSE_GRACE;
-        return if late && !w.terminating {
+        let silent = quiet_for.min(now.duration_since(closed));
+        let stalled = stall.is_some_and(|limit| silent >= limit);
+        return if stalled && !w.terminating {
             Verdict::Terminate
         } else {
             Verdict::Wait
         };
     }
-    if w.retiring
-        && now.duration_since(w.retiring_since.unwrap_or(now)) >= inner.config.kill_timeout
-    {
-        return Verdict::Terminate;
-    }
     let fd = io.channel.as_raw_fd();
     let unread_by_worker = socket_queue(fd, libc::TIOCOUTQ);
-    let quiet_for = inner.since_ms(io.last_rx.load(Ordering::Relaxed));
-    let done = !pool_busy
+    let consumed = !pool_busy
         && w.out.is_empty()
         && w.inflight == 0
         && unread_by_worker == Some(0)
-        && socket_queue(fd, libc::FIONREAD) == Some(0)
-        && quiet_for >= inner.config.end_quiet;
-    if done {
-        let since = *w.quiet_since.get_or_insert(now);
-        return if now.duration_since(since) >= inner.config.end_quiet {
+        && socket_queue(fd, libc::FIONREAD) == Some(0);
+    if consumed {
+        w.stall = None;
+        let consumed_since = *w.consumed_since.get_or_insert(now);
+        if quiet_for < inner.config.end_quiet {
+            w.quiet_since = None;
+        }
+        let quiet_since = *w.quiet_since.get_or_insert(now);
+        let quiet = quiet_for >= inner.config.end_quiet
+            && now.duration_since(quiet_since) >= inner.config.end_quiet;
+        // A worker that never goes quiet (a heartbeat, say) is closed once its input has
+        // been consumed for the kill timeout; a busy one still finishes what it has read.
+        let chatty = now.duration_since(consumed_since) >= inner.config.kill_timeout;
+        return if quiet || chatty {
             Verdict::Close
         } else {
             Verdict::Wait
         };
     }
     w.quiet_since = None;
+    w.consumed_since = None;
     let (Some(limit), Some(queued)) = (stall, unread_by_worker) else {
         return Verdict::Wait;
     };

@@ -49,7 +49,12 @@ pub enum Event {
     /// The worker sent a pause/drain/end control message.
     Control { worker: WorkerId, control: Control },
     /// `count` messages of `pool` were dropped; they come next in the batch's dropped array.
-    Dropped { pool: PoolId, count: u32 },
+    /// `broadcast` when they had been sent to every pool.
+    Dropped {
+        pool: PoolId,
+        count: u32,
+        broadcast: bool,
+    },
     /// The pool's queue went from empty to non-empty or back; ask the core for the truth.
     Saturation { pool: PoolId },
     /// A respawn of the pool's script is scheduled.
@@ -66,7 +71,8 @@ pub enum Event {
     Finished,
 }
 
-/// What JS takes in one go.
+/// What JS takes in one go. Both arrays are valid UTF-8: worker lines are validated as they
+/// are read, and dropped messages came from JS strings.
 #[derive(Debug, Default)]
 pub struct Batch {
     pub events: Vec<Event>,
@@ -156,16 +162,28 @@ impl EventQueue {
         });
     }
 
-    /// Adds messages dropped from a pool (each a JSON line with or without its `\n`).
-    pub fn push_dropped<'a>(&self, pool: PoolId, messages: impl IntoIterator<Item = &'a [u8]>) {
+    /// Adds messages dropped from a pool: (JSON line with or without its `\n`, broadcast).
+    /// Consecutive messages of the same kind share one event.
+    pub fn push_dropped<'a>(
+        &self,
+        pool: PoolId,
+        messages: impl IntoIterator<Item = (&'a [u8], bool)>,
+    ) {
         self.with(|b| {
-            let mut n = 0u32;
-            for m in messages {
+            for (m, broadcast) in messages {
                 append_json(&mut b.dropped, m.strip_suffix(b"\n").unwrap_or(m));
-                n += 1;
-            }
-            if n > 0 {
-                b.events.push(Event::Dropped { pool, count: n });
+                match b.events.last_mut() {
+                    Some(Event::Dropped {
+                        pool: p,
+                        count,
+                        broadcast: bc,
+                    }) if *p == pool && *bc == broadcast => *count += 1,
+                    _ => b.events.push(Event::Dropped {
+                        pool,
+                        count: 1,
+                        broadcast,
+                    }),
+                }
             }
         });
     }
@@ -256,10 +274,31 @@ mod tests {
     #[test]
     fn dropped_messages_lose_their_newline() {
         let (q, _) = queue();
-        q.push_dropped(7, [&b"1\n"[..], &b"2\n"[..]]);
+        q.push_dropped(
+            7,
+            [
+                (&b"1\n"[..], false),
+                (&b"2\n"[..], false),
+                (&b"3"[..], true),
+            ],
+        );
         let b = q.take();
-        assert_eq!(b.dropped, b"[1\n,2]");
-        assert_eq!(b.events, vec![Event::Dropped { pool: 7, count: 2 }]);
+        assert_eq!(b.dropped, b"[1\n,2\n,3]");
+        assert_eq!(
+            b.events,
+            vec![
+                Event::Dropped {
+                    pool: 7,
+                    count: 2,
+                    broadcast: false
+                },
+                Event::Dropped {
+                    pool: 7,
+                    count: 1,
+                    broadcast: true
+                }
+            ]
+        );
     }
 
     #[tokio::test]

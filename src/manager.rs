@@ -18,7 +18,7 @@ use crate::events::{Batch, Event, EventQueue, PoolId, WorkerId};
 use crate::framing::{lines, split_messages};
 use crate::respawn::RespawnPolicy;
 use crate::spawner::{Spawned, Spawner};
-use crate::state::{Leave, Pool, State, Worker, WorkerIo};
+use crate::state::{Leave, Pool, Queued, State, Worker, WorkerIo};
 use crate::{drain, memory, worker};
 
 /// Errors of the core's operations, each with a stable code for JS.
@@ -150,7 +150,9 @@ impl Manager {
     /// is wanted. Returns the workers chosen.
     pub fn remove_workers(&self, pool: PoolId, n: usize) -> Vec<WorkerId> {
         let mut st = self.inner.lock();
-        let Some(p) = st.pools.get(&pool) else { return Vec::new() };
+        let Some(p) = st.pools.get(&pool) else {
+            return Vec::new();
+        };
         let chosen: Vec<WorkerId> = p
             .members
             .iter()
@@ -208,15 +210,19 @@ impl Manager {
             let Some(p) = st.pools.get_mut(&pool) else {
                 continue;
             };
-            p.queue.extend(msgs.iter().cloned());
+            let broadcast = target.is_none();
+            p.queue.extend(msgs.iter().map(|msg| Queued {
+                msg: msg.clone(),
+                broadcast,
+            }));
             self.inner.after_change(&mut st, pool);
             let p = st.pools.get_mut(&pool).expect("pool exists");
             if !no_drop && p.queue.len() > self.inner.config.max_queue {
                 let excess = p.queue.len() - self.inner.config.max_queue;
-                let dropped: Vec<Bytes> = p.queue.drain(..excess).collect();
+                let dropped: Vec<Queued> = p.queue.drain(..excess).collect();
                 self.inner
                     .events
-                    .push_dropped(pool, dropped.iter().map(|b| &b[..]));
+                    .push_dropped(pool, dropped.iter().map(Queued::parts));
             }
             saturated |= p.saturated;
         }
@@ -301,7 +307,7 @@ impl Manager {
             return;
         }
         st.stopped = true;
-        let pools: Vec<(PoolId, Vec<Bytes>)> = st
+        let pools: Vec<(PoolId, Vec<Queued>)> = st
             .pools
             .iter_mut()
             .map(|(id, p)| (*id, p.queue.drain(..).collect()))
@@ -309,7 +315,7 @@ impl Manager {
         for (pool, queued) in pools {
             self.inner
                 .events
-                .push_dropped(pool, queued.iter().map(|b| &b[..]));
+                .push_dropped(pool, queued.iter().map(Queued::parts));
         }
         st.pools.clear();
         for w in st.workers.values_mut() {
@@ -521,9 +527,9 @@ impl Inner {
         p.desired = p.desired.saturating_sub(n.max(chosen.len()));
         if p.desired == 0 {
             let p = st.pools.remove(&pool).expect("pool");
-            let queued: Vec<Bytes> = p.queue.into_iter().collect();
+            let queued: Vec<Queued> = p.queue.into_iter().collect();
             self.events
-                .push_dropped(pool, queued.iter().map(|b| &b[..]));
+                .push_dropped(pool, queued.iter().map(Queued::parts));
         } else {
             self.after_change(st, pool);
         }
@@ -535,10 +541,11 @@ impl Inner {
         if st.stopped {
             return;
         }
+        let active = st.active_members(pool);
         let Some(p) = st.pools.get_mut(&pool) else {
             return;
         };
-        if p.members.len() + p.scheduled >= p.desired || (finishing && p.queue.is_empty()) {
+        if active + p.scheduled >= p.desired || (finishing && p.queue.is_empty()) {
             return;
         }
         let now = Instant::now();

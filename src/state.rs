@@ -68,8 +68,9 @@ pub struct Worker {
     pub close_requested: bool,
     /// A direct send found it backed up: tell JS when it drains.
     pub notify_ready: bool,
-    /// Draining: since when it has looked done.
+    /// Draining: since when its output has been quiet, and since when its input consumed.
     pub quiet_since: Option<Instant>,
+    pub consumed_since: Option<Instant>,
     /// Being retired gracefully (memory limit): no new messages, channel closed once done.
     pub retiring: bool,
     pub retiring_since: Option<Instant>,
@@ -96,6 +97,7 @@ impl Worker {
             close_requested: false,
             notify_ready: false,
             quiet_since: None,
+            consumed_since: None,
             retiring: false,
             retiring_since: None,
             closed_at: None,
@@ -132,6 +134,21 @@ impl Worker {
     }
 }
 
+/// A message waiting in a pool's queue.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    /// One JSON line, with its `\n`.
+    pub msg: Bytes,
+    /// Sent to every pool (reported as such when dropped).
+    pub broadcast: bool,
+}
+
+impl Queued {
+    pub fn parts(&self) -> (&[u8], bool) {
+        (&self.msg, self.broadcast)
+    }
+}
+
 pub struct Pool {
     pub spec: Arc<ForkSpec>,
     /// Workers wanted.
@@ -140,7 +157,7 @@ pub struct Pool {
     pub members: Vec<WorkerId>,
     /// Respawns waiting for their time.
     pub scheduled: usize,
-    pub queue: VecDeque<Bytes>,
+    pub queue: VecDeque<Queued>,
     pub saturated: bool,
     pub clock: PickClock,
     pub respawn: RespawnState,
@@ -163,7 +180,10 @@ impl Pool {
     /// Puts unsent serialized messages back at the front of the queue, in order.
     pub fn requeue_front(&mut self, unsent: Vec<u8>) {
         for msg in split_messages(Bytes::from(unsent)).into_iter().rev() {
-            self.queue.push_front(msg);
+            self.queue.push_front(Queued {
+                msg,
+                broadcast: false,
+            });
         }
     }
 }
@@ -219,7 +239,7 @@ impl State {
             let Some(id) = pick else { break };
             let w = workers.get_mut(&id).expect("member is a worker");
             let msg = pool.queue.pop_front().expect("queue is not empty");
-            w.out.extend_from_slice(&msg);
+            w.out.extend_from_slice(&msg.msg);
             w.last_pick = pool.clock.tick();
             if !woken.contains(&id) {
                 woken.push(id);
@@ -301,7 +321,10 @@ mod tests {
     fn queue(st: &mut State, msgs: &[&str]) {
         let q = &mut st.pools.get_mut(&1).unwrap().queue;
         for m in msgs {
-            q.push_back(Bytes::from(format!("{m}\n")));
+            q.push_back(Queued {
+                msg: Bytes::from(format!("{m}\n")),
+                broadcast: false,
+            });
         }
     }
 
@@ -337,7 +360,7 @@ mod tests {
         queue(&mut st, &["3"]);
         st.workers.get_mut(&ids[0]).unwrap().leave = Some(Leave::Remove);
         st.reclaim(ids[0]);
-        let q: Vec<_> = st.pools[&1].queue.iter().map(|b| b.to_vec()).collect();
+        let q: Vec<_> = st.pools[&1].queue.iter().map(|q| q.msg.to_vec()).collect();
         assert_eq!(q, vec![b"1\n".to_vec(), b"2\n".to_vec(), b"3\n".to_vec()]);
         assert!(st.workers[&ids[0]].out.is_empty());
     }
