@@ -4,7 +4,7 @@
 
 const { Duplex, Readable } = require('node:stream')
 const net = require('node:net')
-const { Core } = require('../binding.js')
+const { Core, EVENT_STRIDE: STRIDE } = require('../binding.js')
 const { normalizeConfig, coreConfig, poolSpec, stringArray } = require('./options')
 const { invalidArgType, outOfRange, stopped, workerError } = require('./errors')
 const { serialize } = require('./serialize')
@@ -16,7 +16,7 @@ const BROADCAST = -1
 // Messages gathered before one crossing into the core (a send() loop flushes at this size;
 // otherwise once per tick).
 const BATCH_MESSAGES = 512
-const STRIDE = 7
+// Event kinds of the core's batches (see `encode` in src/binding.rs).
 const EV = {
   SPAWNED: 1,
   SPAWN_FAILED: 2,

@@ -58,8 +58,11 @@ pub struct EventBatch {
     pub texts: Vec<String>,
 }
 
-/// Ints per event in `EventBatch.events`: kind and up to six fields.
-pub const EVENT_STRIDE: usize = 7;
+/// Ints per event in `EventBatch.events`: kind and up to six fields. The kinds and fields
+/// are listed in `encode` below and read by `_onWake` in lib/manager.js.
+#[napi]
+pub const EVENT_STRIDE: u32 = 7;
+const STRIDE: usize = EVENT_STRIDE as usize;
 
 fn ms(v: f64) -> Duration {
     Duration::from_millis(v.max(0.0) as u64)
@@ -85,7 +88,7 @@ fn control_code(c: Control) -> i32 {
     }
 }
 
-fn encode(event: Event, texts: &mut Vec<String>) -> [i32; EVENT_STRIDE] {
+fn encode(event: Event, texts: &mut Vec<String>) -> [i32; STRIDE] {
     let mut text = |s: String| {
         texts.push(s);
         texts.len() as i32 - 1
@@ -313,7 +316,7 @@ impl Core {
     pub fn take_events(&self) -> EventBatch {
         let batch = self.manager.take_events();
         let mut texts = Vec::new();
-        let mut flat = Vec::with_capacity(batch.events.len() * EVENT_STRIDE);
+        let mut flat = Vec::with_capacity(batch.events.len() * STRIDE);
         for event in batch.events {
             flat.extend_from_slice(&encode(event, &mut texts));
         }
