@@ -404,7 +404,7 @@ impl Inner {
         let spec = p.spec.clone();
         st.workers.insert(id, Worker::starting(pool));
         let inner = self.clone();
-        runtime().runtime.spawn(async move {
+        spawn_task(async move {
             let result = runtime().spawner.spawn(spec).await;
             inner.install(id, result);
         });
@@ -434,43 +434,12 @@ impl Inner {
         let (commands, command_rx) = mpsc::channel(16);
         let wake_writer = Arc::new(Notify::new());
         let last_rx = Arc::new(AtomicU64::new(self.now_ms()));
-        let mut st = self.lock();
-        let Some(pool) = st.workers.get(&id).map(|w| w.pool) else {
-            // Not ours any more: never leave it running. The supervisor still reaps it.
-            // SAFETY: plain kill(2) on our own unreaped child.
-            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-            let parts = worker::Parts {
-                child,
-                channel,
-                wake_writer,
-                last_rx,
-                commands: command_rx,
-            };
-            runtime()
-                .runtime
-                .spawn(worker::supervise(self.clone(), id, parts));
-            return;
-        };
-        let w = st.workers.get_mut(&id).expect("checked above");
-        w.pid = Some(pid);
-        w.started = Instant::now();
-        w.io = Some(WorkerIo {
+        let io = WorkerIo {
             channel: channel.clone(),
             wake_writer: wake_writer.clone(),
             commands,
             last_rx: last_rx.clone(),
-        });
-        if w.leave.is_some() {
-            w.terminate();
-        }
-        w.wake_writer();
-
-        self.events.push(Event::Spawned {
-            pool,
-            worker: id,
-            pid,
-            stdio,
-        });
+        };
         let parts = worker::Parts {
             child,
             channel,
@@ -478,10 +447,35 @@ impl Inner {
             last_rx,
             commands: command_rx,
         };
-        runtime()
-            .runtime
-            .spawn(worker::supervise(self.clone(), id, parts));
-        self.after_change(&mut st, pool);
+        let mut st = self.lock();
+        let pool = match st.workers.get_mut(&id) {
+            Some(w) => {
+                w.pid = Some(pid);
+                w.started = Instant::now();
+                w.io = Some(io);
+                if w.leave.is_some() {
+                    w.terminate();
+                }
+                w.wake_writer();
+                self.events.push(Event::Spawned {
+                    pool: w.pool,
+                    worker: id,
+                    pid,
+                    stdio,
+                });
+                Some(w.pool)
+            }
+            None => {
+                // Not ours any more: never leave it running. The supervisor still reaps it.
+                // SAFETY: plain kill(2) on our own unreaped child.
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+                None
+            }
+        };
+        spawn_task(worker::supervise(self.clone(), id, parts));
+        if let Some(pool) = pool {
+            self.after_change(&mut st, pool);
+        }
     }
 
     fn spawn_failed(self: &Arc<Self>, id: WorkerId, error: io::Error) {
