@@ -68,6 +68,7 @@ class Manager extends Duplex {
     this._writeCallback = null
     this._finalCallback = null
     this._closing = false
+    this._readableDone = false
     this._keepAlive = null
     this._stats = { messages: 0, bytes: 0, start: Date.now(), paused: 0, pauseStart: 0, pauses: 0, drains: 0 }
     this._stoppedPromise = new Promise((resolve) => { this._resolveStopped = resolve })
@@ -92,13 +93,11 @@ class Manager extends Duplex {
     const argv = stringArray('args', args)
     n = n === undefined ? 1 : checkCount('n', n)
     if (this.stopped) throw stopped('add workers')
-    let pool = this._pools.get(script)
-    if (!pool) pool = this._createPool(script, argv ?? [])
-    if (n > 0) {
-      this._core.addWorkers(pool.id, n)
-      pool.desired += n
-      this._holdOpen()
-    }
+    if (n === 0) return this
+    const pool = this._pools.get(script) ?? this._createPool(script, argv ?? [])
+    this._core.addWorkers(pool.id, n)
+    pool.desired += n
+    this._holdOpen()
     return this
   }
 
@@ -377,24 +376,28 @@ class Manager extends Duplex {
   stop () {
     if (this.stopped) return
     this._flush()
-    this.stopped = true
     this._core.stop()
-    this._letGo()
-    for (const pool of this._poolsById.values()) if (pool.stream) pool.stream.push(null)
+    this._shutDown()
     const cb = this._writeCallback
     this._writeCallback = null
     if (cb) cb()
-    this._endReadable()
     if (!this.writableEnded && !this.destroyed) this.end()
+  }
+
+  /** Both ways of stopping end the readable sides and release a pending end(). */
+  _shutDown () {
+    this.stopped = true
+    for (const pool of this._poolsById.values()) if (pool.stream) pool.stream.push(null)
+    this._endReadable()
     const final = this._finalCallback
     this._finalCallback = null
     if (final) final()
-    this._resolveStopped()
   }
 
   /**
    * Graceful close: no more input; everything queued is delivered, workers answer and are
-   * ended (SIGTERM, then SIGKILL after `killTimeout`). Resolves once no worker is left.
+   * ended (SIGTERM, then SIGKILL after `killTimeout`). Resolves once no worker is left,
+   * also when stop() ends things sooner.
    */
   close () {
     if (!this.stopped && !this.destroyed) {
@@ -426,6 +429,7 @@ class Manager extends Duplex {
   }
 
   _endReadable () {
+    this._readableDone = true
     this.push(null)
     // 0.0.7 emitted 'end' on stop even when nobody read the stream.
     if (this.readableFlowing === null) this.resume()
@@ -440,16 +444,13 @@ class Manager extends Duplex {
     this._keepAlive = null
   }
 
+  /** The core has no worker left: after end of input, or after stop(). */
   _onFinished () {
-    if (this.stopped) return
-    this.stopped = true
-    this._core.stop()
+    if (!this.stopped) {
+      this._core.stop()
+      this._shutDown()
+    }
     this._letGo()
-    for (const pool of this._poolsById.values()) if (pool.stream) pool.stream.push(null)
-    this._endReadable()
-    const final = this._finalCallback
-    this._finalCallback = null
-    if (final) final()
     this._resolveStopped()
   }
 
@@ -490,7 +491,7 @@ class Manager extends Duplex {
     const emitMessage = this.listenerCount('message') > 0
     const workerMessage = worker !== undefined && worker.listenerCount('message') > 0
     const stream = pool?.stream && pool.stream.readableFlowing !== null ? pool.stream : null
-    const readable = this._readableInUse() && !this.readableEnded
+    const readable = this._readableInUse()
     for (let k = start; k < start + count; k++) {
       const message = results[k]
       if (message instanceof InvalidLine) {
@@ -500,8 +501,9 @@ class Manager extends Duplex {
       }
       if (emitMessage) this.emit('message', message, script, worker)
       if (workerMessage) worker.emit('message', message)
-      if (stream) stream.push(message)
-      if (readable) this.push(message)
+      // A listener above may have stopped the manager, which ends the readable sides.
+      if (stream && !stream.readableEnded && !this.stopped) stream.push(message)
+      if (readable && !this._readableDone) this.push(message)
     }
   }
 

@@ -67,7 +67,8 @@ pub enum Event {
     Aborted { pool: PoolId },
     /// A worker that was backed up for direct sends can take messages again.
     WorkerReady { worker: WorkerId },
-    /// End of input is complete: every message delivered, every worker gone.
+    /// No worker is left: end of input is complete (every message delivered), or the
+    /// manager was stopped and every worker has exited.
     Finished,
 }
 

@@ -325,6 +325,7 @@ impl Manager {
             }
             w.terminate();
         }
+        self.inner.check_finished(&mut st);
     }
 
     /// Everything that happened since the last call.
@@ -785,11 +786,13 @@ impl Inner {
         self.after_change(&mut st, pool);
     }
 
+    /// Reports `Finished` once no worker is left: after end of input (and no respawn is
+    /// pending), or after `stop()`.
     pub(crate) fn check_finished(&self, st: &mut State) {
-        if !st.finishing || st.finished || st.stopped || !st.workers.is_empty() {
+        if st.finished || !(st.finishing || st.stopped) || !st.workers.is_empty() {
             return;
         }
-        if st.pools.values().any(|p| p.scheduled > 0) {
+        if !st.stopped && st.pools.values().any(|p| p.scheduled > 0) {
             return;
         }
         st.finished = true;
