@@ -3,7 +3,8 @@
 //! Module map: `config` (settings), `spawner` (starting workers like `fork()`), `framing`
 //! (JSON lines), `control` (control messages), `balance` (default balancer), `respawn`
 //! (restart policy), `state` (pools, workers, queues), `events` (the batched path to JS),
-//! `worker` (per-worker I/O tasks), `counters` (data-path counters), `drain` (graceful ends: end of input, retiring), `manager` (operations),
+//! `worker` (per-worker I/O tasks), `counters` (data-path counters), `drain` (graceful ends: end of input, retiring), `manager` (operations), `lifecycle`
+//! (starting, ending, respawning workers), `traffic` (a worker's output and input),
 //! `binding` (the only napi file).
 
 pub mod balance;
@@ -13,11 +14,13 @@ pub mod counters;
 mod drain;
 pub mod events;
 pub mod framing;
+mod lifecycle;
 pub mod manager;
 mod memory;
 pub mod respawn;
 mod spawner;
 mod state;
+mod traffic;
 mod worker;
 
 mod binding;

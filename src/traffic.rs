@@ -1,0 +1,117 @@
+//! What flows through a running worker: its output (results and control messages) and its
+//! input (what the writer task takes from its buffer).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::control::{classify, Control, LineKind};
+use crate::counters::Counters;
+use crate::events::{Event, WorkerId};
+use crate::framing::lines;
+use crate::manager::{spawn_task, Inner};
+use crate::state::Leave;
+use crate::worker;
+
+impl Inner {
+    /// Complete lines read from a worker: results go to JS, control messages act here, in
+    /// line order (a result sent after a pause must not reach JS before the pause took effect).
+    pub(crate) fn deliver(self: &Arc<Self>, id: WorkerId, chunk: &[u8]) {
+        let utf8 = std::str::from_utf8(chunk).is_ok();
+        let mut results: Vec<&[u8]> = Vec::new();
+        let mut invalid = 0usize;
+        for line in lines(chunk) {
+            if !utf8 && std::str::from_utf8(line).is_err() {
+                invalid += 1;
+                continue;
+            }
+            match classify(line) {
+                LineKind::Result => results.push(line),
+                LineKind::Control(c) => {
+                    self.events.push_results(id, results.drain(..));
+                    self.on_control(id, c);
+                }
+                LineKind::Internal => {}
+            }
+        }
+        Counters::add(&self.counters.results, results.len() as u64);
+        self.events.push_results(id, results);
+        if invalid > 0 {
+            let msg = format!("{invalid} message(s) from the worker were not valid UTF-8");
+            self.worker_error(id, "ERR_WORKER_INVALID_MESSAGE", msg);
+        }
+    }
+
+    fn on_control(self: &Arc<Self>, id: WorkerId, control: Control) {
+        let mut st = self.lock();
+        let Some(w) = st.workers.get_mut(&id) else {
+            return;
+        };
+        let pool = w.pool;
+        self.events.push(Event::Control {
+            worker: id,
+            control,
+        });
+        match control {
+            Control::Pause => {
+                w.paused = true;
+                w.pause_gen += 1;
+                if let Some(limit) = self.config.paused_worker_timeout {
+                    let gen = w.pause_gen;
+                    let inner = self.clone();
+                    spawn_task(async move {
+                        tokio::time::sleep(limit).await;
+                        inner.pause_expired(id, gen, limit);
+                    });
+                }
+            }
+            Control::Drain => w.paused = false,
+            Control::End => self.end_worker(&mut st, id, Leave::Restart),
+        }
+        self.after_change(&mut st, pool);
+    }
+
+    fn pause_expired(&self, id: WorkerId, gen: u32, limit: Duration) {
+        let still = self
+            .lock()
+            .workers
+            .get(&id)
+            .is_some_and(|w| w.paused && w.pause_gen == gen);
+        if still {
+            let msg = format!("worker stayed paused longer than {} ms", limit.as_millis());
+            self.worker_error(id, "ERR_WORKER_PAUSED_TIMEOUT", msg);
+            self.recycle(id);
+        }
+    }
+
+    /// The writer takes everything queued for a worker; None when it should stop.
+    pub(crate) fn take_output(&self, id: WorkerId, buf: &mut Vec<u8>) -> worker::Step {
+        let mut st = self.lock();
+        let Some(w) = st.workers.get_mut(&id) else {
+            return worker::Step::Gone;
+        };
+        if !w.out.is_empty() {
+            std::mem::swap(&mut w.out, buf);
+            w.inflight = buf.len();
+            worker::Step::Write
+        } else if w.close_requested {
+            worker::Step::Close
+        } else {
+            worker::Step::Idle
+        }
+    }
+
+    /// The writer finished writing a batch to the socket.
+    pub(crate) fn output_written(&self, id: WorkerId) {
+        let mut st = self.lock();
+        let Some(w) = st.workers.get_mut(&id) else {
+            return;
+        };
+        w.inflight = 0;
+        let pool = w.pool;
+        if w.notify_ready && !w.backed_up(self.config.worker_high_water) {
+            w.notify_ready = false;
+            self.events.push(Event::WorkerReady { worker: id });
+        }
+        self.after_change(&mut st, pool);
+    }
+}
