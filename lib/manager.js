@@ -1,44 +1,21 @@
 'use strict'
 // The manager: a Duplex stream and EventEmitter around the native core. It validates input,
-// batches messages into the core, and turns the core's event batches into Node events.
+// batches messages into the core, and keeps the JS view of pools and workers (lib/events.js
+// applies the core's events to it).
 
 const { Duplex, Readable } = require('node:stream')
-const net = require('node:net')
-const { Core, EVENT_STRIDE: STRIDE } = require('../binding.js')
+const { Core } = require('../binding.js')
 const { normalizeConfig, coreConfig, poolSpec, stringArray } = require('./options')
-const { invalidArgType, outOfRange, stopped, workerError } = require('./errors')
+const { invalidArgType, outOfRange, stopped } = require('./errors')
 const { serialize } = require('./serialize')
-const { parseBatch, InvalidLine } = require('./results')
-const { Worker, signalNames } = require('./worker')
+const { Worker } = require('./worker')
+const { handleBatch } = require('./events')
 const defaultBalance = require('./balance')
 
 const BROADCAST = -1
 // Messages gathered before one crossing into the core (a send() loop flushes at this size;
 // otherwise once per tick).
 const BATCH_MESSAGES = 512
-// Event kinds of the core's batches (see `encode` in src/binding.rs).
-const EV = {
-  SPAWNED: 1,
-  SPAWN_FAILED: 2,
-  RESULTS: 3,
-  EXIT: 4,
-  DISCONNECT: 5,
-  WORKER_ERROR: 6,
-  CONTROL: 7,
-  DROPPED: 8,
-  SATURATION: 9,
-  RESPAWN: 10,
-  ABORTED: 11,
-  WORKER_READY: 12,
-  FINISHED: 13
-}
-const CONTROL_PAUSE = 1
-const CONTROL_DRAIN = 2
-
-function pipeSocket (fd, writable) {
-  if (fd < 0) return null
-  return new net.Socket({ fd, readable: !writable, writable })
-}
 
 function checkCount (name, n) {
   if (typeof n !== 'number') throw invalidArgType(name, 'of type number', n)
@@ -457,133 +434,9 @@ class Manager extends Duplex {
   // ---- events from the core ----------------------------------------------------------
 
   _onWake () {
-    const batch = this._core.takeEvents()
-    const ev = batch.events
-    let resultCount = 0
-    for (let i = 0; i < ev.length; i += STRIDE) if (ev[i] === EV.RESULTS) resultCount += ev[i + 2]
-    const results = resultCount > 0 ? parseBatch(batch.results, resultCount) : null
-    const dropped = batch.dropped ? JSON.parse(batch.dropped) : null
-    let r = 0
-    let d = 0
-    for (let i = 0; i < ev.length; i += STRIDE) {
-      switch (ev[i]) {
-        case EV.RESULTS:
-          this._onResults(ev[i + 1], results, r, ev[i + 2])
-          r += ev[i + 2]
-          break
-        case EV.DROPPED: {
-          // A message sent to every pool is reported like 0.0.7 did: without a script.
-          const script = ev[i + 3] ? undefined : this._poolsById.get(ev[i + 1])?.script
-          for (let k = 0; k < ev[i + 2]; k++) this.emit('drop', script, dropped[d++])
-          break
-        }
-        default:
-          this._onLifecycle(ev, i, batch.texts)
-      }
-    }
-    if (results) this._updateFlow()
+    handleBatch(this, this._core.takeEvents())
   }
 
-  _onResults (workerId, results, start, count) {
-    const worker = this._workersById.get(workerId)
-    const pool = worker?._pool
-    const script = pool?.script
-    const emitMessage = this.listenerCount('message') > 0
-    const workerMessage = worker !== undefined && worker.listenerCount('message') > 0
-    const stream = pool?.stream && pool.stream.readableFlowing !== null ? pool.stream : null
-    const readable = this._readableInUse()
-    for (let k = start; k < start + count; k++) {
-      const message = results[k]
-      if (message instanceof InvalidLine) {
-        const err = workerError('ERR_WORKER_INVALID_JSON', `A worker sent a message that is not JSON: ${message.text.slice(0, 200)}`)
-        this.emit('worker-error', err, script, pool?.args, worker)
-        continue
-      }
-      if (emitMessage) this.emit('message', message, script, worker)
-      if (workerMessage) worker.emit('message', message)
-      // A listener above may have stopped the manager, which ends the readable sides.
-      if (stream && !stream.readableEnded && !this.stopped) stream.push(message)
-      if (readable && !this._readableDone) this.push(message)
-    }
-  }
-
-  _onLifecycle (ev, i, texts) {
-    switch (ev[i]) {
-      case EV.SPAWNED: {
-        const pool = this._poolsById.get(ev[i + 1])
-        const stdio = [pipeSocket(ev[i + 4], true), pipeSocket(ev[i + 5], false), pipeSocket(ev[i + 6], false)]
-        const worker = new Worker(this._core, ev[i + 2], pool, ev[i + 3], stdio)
-        this._workersById.set(worker._id, worker)
-        pool.workers.push(worker)
-        this.emit('worker', pool.script, pool.args, worker)
-        break
-      }
-      case EV.SPAWN_FAILED: {
-        const pool = this._poolsById.get(ev[i + 1])
-        this.emit('worker-error', workerError('ERR_WORKER_SPAWN', texts[ev[i + 3]]), pool.script, pool.args, undefined)
-        break
-      }
-      case EV.EXIT:
-        this._onExit(ev[i + 2], ev[i + 4] ? ev[i + 3] : null, ev[i + 5] ? signalNames[ev[i + 5]] ?? null : null, ev[i + 6] === 1)
-        break
-      case EV.DISCONNECT: {
-        const worker = this._workersById.get(ev[i + 2])
-        if (!worker) break
-        if (worker.connected) {
-          worker.connected = false
-          worker.emit('disconnect')
-        }
-        this.emit('worker-disconnect', worker._pool.script, worker._pool.args, worker)
-        break
-      }
-      case EV.WORKER_ERROR: {
-        const worker = this._workersById.get(ev[i + 2])
-        const pool = this._poolsById.get(ev[i + 1])
-        this.emit('worker-error', workerError(texts[ev[i + 3]], texts[ev[i + 4]]), pool?.script, pool?.args, worker)
-        break
-      }
-      case EV.CONTROL: {
-        const worker = this._workersById.get(ev[i + 1])
-        if (!worker) break
-        if (ev[i + 2] === CONTROL_PAUSE) worker.paused = Date.now()
-        else if (ev[i + 2] === CONTROL_DRAIN) worker.paused = 0
-        break
-      }
-      case EV.SATURATION: {
-        const pool = this._poolsById.get(ev[i + 1])
-        if (pool) pool.saturated = this._core.isSaturated(pool.id)
-        this._updatePaused()
-        break
-      }
-      case EV.RESPAWN:
-        this.emit('worker-respawn', this._poolsById.get(ev[i + 1])?.script, ev[i + 2], ev[i + 3])
-        break
-      case EV.ABORTED:
-        this.emit('worker-aborted', this._poolsById.get(ev[i + 1])?.script)
-        break
-      case EV.WORKER_READY: {
-        const worker = this._workersById.get(ev[i + 1])
-        if (worker) worker.buffering = false
-        break
-      }
-      case EV.FINISHED:
-        this._onFinished()
-        break
-    }
-  }
-
-  _onExit (id, code, signal, expected) {
-    const worker = this._workersById.get(id)
-    if (!worker) return
-    this._workersById.delete(id)
-    const pool = worker._pool
-    const at = pool.workers.indexOf(worker)
-    if (at >= 0) pool.workers.splice(at, 1)
-    worker._exited(code, signal)
-    this.emit('worker-exit', code, pool.script, pool.args, worker)
-    if (!expected && code !== 0 && code !== null) this.emit('worker-error', code, pool.script, pool.args, worker)
-    else if (!expected && signal !== null) this.emit('worker-error', signal, pool.script, pool.args, worker)
-  }
 }
 
 module.exports = { Manager }

@@ -1,0 +1,163 @@
+'use strict'
+// Turns the core's event batches into Node events: one batch per wake, results parsed with
+// one JSON.parse, then each event in the order the core saw it.
+
+const net = require('node:net')
+const { EVENT_STRIDE: STRIDE } = require('../binding.js')
+const { workerError } = require('./errors')
+const { parseBatch, InvalidLine } = require('./results')
+const { Worker, signalNames } = require('./worker')
+
+// Event kinds of the core's batches (see `encode` in src/binding.rs).
+const EV = {
+  SPAWNED: 1,
+  SPAWN_FAILED: 2,
+  RESULTS: 3,
+  EXIT: 4,
+  DISCONNECT: 5,
+  WORKER_ERROR: 6,
+  CONTROL: 7,
+  DROPPED: 8,
+  SATURATION: 9,
+  RESPAWN: 10,
+  ABORTED: 11,
+  WORKER_READY: 12,
+  FINISHED: 13
+}
+const CONTROL_PAUSE = 1
+const CONTROL_DRAIN = 2
+
+function pipeSocket (fd, writable) {
+  if (fd < 0) return null
+  return new net.Socket({ fd, readable: !writable, writable })
+}
+
+function handleBatch (m, batch) {
+  const ev = batch.events
+  let resultCount = 0
+  for (let i = 0; i < ev.length; i += STRIDE) if (ev[i] === EV.RESULTS) resultCount += ev[i + 2]
+  const results = resultCount > 0 ? parseBatch(batch.results, resultCount) : null
+  const dropped = batch.dropped ? JSON.parse(batch.dropped) : null
+  let r = 0
+  let d = 0
+  for (let i = 0; i < ev.length; i += STRIDE) {
+    switch (ev[i]) {
+      case EV.RESULTS:
+        onResults(m, ev[i + 1], results, r, ev[i + 2])
+        r += ev[i + 2]
+        break
+      case EV.DROPPED: {
+        // A message sent to every pool is reported like 0.0.7 did: without a script.
+        const script = ev[i + 3] ? undefined : m._poolsById.get(ev[i + 1])?.script
+        for (let k = 0; k < ev[i + 2]; k++) m.emit('drop', script, dropped[d++])
+        break
+      }
+      default:
+        onLifecycle(m, ev, i, batch.texts)
+    }
+  }
+  if (results) m._updateFlow()
+}
+
+function onResults (m, workerId, results, start, count) {
+  const worker = m._workersById.get(workerId)
+  const pool = worker?._pool
+  const script = pool?.script
+  const emitMessage = m.listenerCount('message') > 0
+  const workerMessage = worker !== undefined && worker.listenerCount('message') > 0
+  const stream = pool?.stream && pool.stream.readableFlowing !== null ? pool.stream : null
+  const readable = m._readableInUse()
+  for (let k = start; k < start + count; k++) {
+    const message = results[k]
+    if (message instanceof InvalidLine) {
+      const err = workerError('ERR_WORKER_INVALID_JSON', `A worker sent a message that is not JSON: ${message.text.slice(0, 200)}`)
+      m.emit('worker-error', err, script, pool?.args, worker)
+      continue
+    }
+    if (emitMessage) m.emit('message', message, script, worker)
+    if (workerMessage) worker.emit('message', message)
+    // A listener above may have stopped the manager, which ends the readable sides.
+    if (stream && !stream.readableEnded && !m.stopped) stream.push(message)
+    if (readable && !m._readableDone) m.push(message)
+  }
+}
+
+function onLifecycle (m, ev, i, texts) {
+  switch (ev[i]) {
+    case EV.SPAWNED: {
+      const pool = m._poolsById.get(ev[i + 1])
+      const stdio = [pipeSocket(ev[i + 4], true), pipeSocket(ev[i + 5], false), pipeSocket(ev[i + 6], false)]
+      const worker = new Worker(m._core, ev[i + 2], pool, ev[i + 3], stdio)
+      m._workersById.set(worker._id, worker)
+      pool.workers.push(worker)
+      m.emit('worker', pool.script, pool.args, worker)
+      break
+    }
+    case EV.SPAWN_FAILED: {
+      const pool = m._poolsById.get(ev[i + 1])
+      m.emit('worker-error', workerError('ERR_WORKER_SPAWN', texts[ev[i + 3]]), pool.script, pool.args, undefined)
+      break
+    }
+    case EV.EXIT:
+      onExit(m, ev[i + 2], ev[i + 4] ? ev[i + 3] : null, ev[i + 5] ? signalNames[ev[i + 5]] ?? null : null, ev[i + 6] === 1)
+      break
+    case EV.DISCONNECT: {
+      const worker = m._workersById.get(ev[i + 2])
+      if (!worker) break
+      if (worker.connected) {
+        worker.connected = false
+        worker.emit('disconnect')
+      }
+      m.emit('worker-disconnect', worker._pool.script, worker._pool.args, worker)
+      break
+    }
+    case EV.WORKER_ERROR: {
+      const worker = m._workersById.get(ev[i + 2])
+      const pool = m._poolsById.get(ev[i + 1])
+      m.emit('worker-error', workerError(texts[ev[i + 3]], texts[ev[i + 4]]), pool?.script, pool?.args, worker)
+      break
+    }
+    case EV.CONTROL: {
+      const worker = m._workersById.get(ev[i + 1])
+      if (!worker) break
+      if (ev[i + 2] === CONTROL_PAUSE) worker.paused = Date.now()
+      else if (ev[i + 2] === CONTROL_DRAIN) worker.paused = 0
+      break
+    }
+    case EV.SATURATION: {
+      const pool = m._poolsById.get(ev[i + 1])
+      if (pool) pool.saturated = m._core.isSaturated(pool.id)
+      m._updatePaused()
+      break
+    }
+    case EV.RESPAWN:
+      m.emit('worker-respawn', m._poolsById.get(ev[i + 1])?.script, ev[i + 2], ev[i + 3])
+      break
+    case EV.ABORTED:
+      m.emit('worker-aborted', m._poolsById.get(ev[i + 1])?.script)
+      break
+    case EV.WORKER_READY: {
+      const worker = m._workersById.get(ev[i + 1])
+      if (worker) worker.buffering = false
+      break
+    }
+    case EV.FINISHED:
+      m._onFinished()
+      break
+  }
+}
+
+function onExit (m, id, code, signal, expected) {
+  const worker = m._workersById.get(id)
+  if (!worker) return
+  m._workersById.delete(id)
+  const pool = worker._pool
+  const at = pool.workers.indexOf(worker)
+  if (at >= 0) pool.workers.splice(at, 1)
+  worker._exited(code, signal)
+  m.emit('worker-exit', code, pool.script, pool.args, worker)
+  if (!expected && code !== 0 && code !== null) m.emit('worker-error', code, pool.script, pool.args, worker)
+  else if (!expected && signal !== null) m.emit('worker-error', signal, pool.script, pool.args, worker)
+}
+
+module.exports = { handleBatch }
