@@ -1,13 +1,14 @@
 //! Ending workers gracefully: at end of input (every worker, once the queues are empty) and
 //! when one worker is retired (memory limit).
 //!
-//! A worker's channel is half-closed once it has read everything we sent and its output has
-//! gone quiet (or, for a worker that never goes quiet, once its input has been consumed for
-//! the kill timeout). Closing while replies wait in the worker's own write queue would make
-//! Node drop them; our receive queue being empty means that queue is empty too. A worker
-//! still busy with messages it has read sees the end of its channel only after them, and
-//! closes its side then; the supervisor ends it after that. So nothing ends a worker on a
-//! timer here, except `close()`'s stall limit: a worker silent for that long is ended.
+//! A worker's channel is half-closed once it has read everything we sent, we have read
+//! everything it wrote, its output has gone quiet, and its main thread waits in its event
+//! loop. Closing while replies wait in the worker's own write queue would make Node drop
+//! them (it handles the end of its channel before writing); a Node worker idle in
+//! `epoll_wait` with room in its channel has no such replies. A worker that never goes quiet
+//! (a heartbeat, say) is closed once its input has been consumed for the kill timeout. The
+//! worker closes its side when it sees the end, and the supervisor ends it after that. So
+//! nothing ends a worker on a timer here, except `close()`'s stall limit.
 
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
@@ -27,6 +28,33 @@ fn socket_queue(fd: i32, request: libc::c_ulong) -> Option<i32> {
     let mut n: libc::c_int = 0;
     // SAFETY: both requests write one int.
     (unsafe { libc::ioctl(fd, request as _, &mut n) } == 0).then_some(n)
+}
+
+/// Where a worker's main thread is.
+enum Wait {
+    /// Asleep in epoll/poll/select: an idle event loop.
+    EventLoop,
+    /// Asleep somewhere else.
+    Elsewhere,
+    /// Running (or gone).
+    Running,
+}
+
+/// Reads where the worker's main thread sleeps. A Node worker waiting in `epoll_wait` has
+/// handled every message it read and written every reply it could: libuv would be writing,
+/// not waiting, if replies were queued and the channel had room.
+fn main_thread_wait(pid: u32) -> Wait {
+    let Ok(wchan) = std::fs::read_to_string(format!("/proc/{pid}/wchan")) else {
+        return Wait::Running;
+    };
+    let wchan = wchan.trim();
+    if wchan.is_empty() || wchan == "0" {
+        Wait::Running
+    } else if wchan.contains("epoll") || wchan.contains("poll") || wchan.contains("select") {
+        Wait::EventLoop
+    } else {
+        Wait::Elsewhere
+    }
 }
 
 /// Starts the drainer unless it runs already.
@@ -157,14 +185,18 @@ fn look(
         let quiet_since = *w.quiet_since.get_or_insert(now);
         let quiet = quiet_for >= inner.config.end_quiet
             && now.duration_since(quiet_since) >= inner.config.end_quiet;
-        // A worker that never goes quiet (a heartbeat, say) is closed once its input has
-        // been consumed for the kill timeout; a busy one still finishes what it has read.
-        let chatty = now.duration_since(consumed_since) >= inner.config.kill_timeout;
-        return if quiet || chatty {
-            Verdict::Close
-        } else {
-            Verdict::Wait
-        };
+        let consumed_for = now.duration_since(consumed_since);
+        let long = inner.config.kill_timeout;
+        let close = match w.pid.map(main_thread_wait) {
+            // The usual case: nothing left either way, quiet, and waiting in its event loop,
+            // so its own write queue is empty and it is not in the middle of a message.
+            Some(Wait::EventLoop) => quiet || consumed_for >= long,
+            // Blocked elsewhere (not Node, say): give it the kill timeout.
+            Some(Wait::Elsewhere) => quiet && consumed_for >= long,
+            // Running: a message is still being worked on, unless close() gave up on it.
+            _ => false,
+        } || stall.is_some_and(|limit| quiet_for >= limit);
+        return if close { Verdict::Close } else { Verdict::Wait };
     }
     w.quiet_since = None;
     w.consumed_since = None;
