@@ -13,9 +13,13 @@ const { handleBatch } = require('./events')
 const defaultBalance = require('./balance')
 
 const BROADCAST = -1
-// Messages gathered before one crossing into the core (a send() loop flushes at this size;
-// otherwise once per tick).
+// Messages (or bytes of them) gathered before one crossing into the core: a send() loop
+// flushes at this size, otherwise the batch goes once per tick.
 const BATCH_MESSAGES = 512
+const BATCH_BYTES = 256 * 1024
+// A message this long crosses alone: copying it into a joined batch would cost more than
+// the call it saves.
+const ALONE_BYTES = 4096
 
 function checkCount (name, n) {
   if (typeof n !== 'number') throw invalidArgType(name, 'of type number', n)
@@ -38,6 +42,7 @@ class Manager extends Duplex {
     this._poolsById = new Map() // id -> pool (kept for late events)
     this._workersById = new Map()
     this._pending = [] // serialized lines waiting for one crossing
+    this._pendingBytes = 0
     this._pendingTarget = undefined
     this._pendingNoDrop = false
     this._flushScheduled = false
@@ -183,7 +188,7 @@ class Manager extends Duplex {
       this._queue(target, line)
       // Batch while workers take messages; when none can, the caller needs an exact answer.
       const ready = pool ? this._poolReady(pool) : this._targetReady(BROADCAST)
-      if (this._pending.length >= BATCH_MESSAGES || !ready) this._flush()
+      if (this._pending.length >= BATCH_MESSAGES || this._pendingBytes >= BATCH_BYTES || !ready) this._flush()
     }
     return pool ? !pool.saturated : !this._targetSaturated(BROADCAST)
   }
@@ -193,10 +198,16 @@ class Manager extends Duplex {
   }
 
   _queue (target, line, noDrop = false) {
+    if (line.length >= ALONE_BYTES) {
+      this._flush()
+      this._noteSaturation(target, this._core.submit(target, line, noDrop))
+      return
+    }
     if ((this._pendingTarget !== target || this._pendingNoDrop !== noDrop) && this._pending.length > 0) this._flush()
     this._pendingTarget = target
     this._pendingNoDrop = noDrop
     this._pending.push(line)
+    this._pendingBytes += line.length
     if (!this._flushScheduled) {
       this._flushScheduled = true
       process.nextTick(() => this._flush())
@@ -210,8 +221,9 @@ class Manager extends Duplex {
     const lines = this._pending
     const target = this._pendingTarget
     this._pending = []
+    this._pendingBytes = 0
     if (this.stopped) return false
-    const saturated = this._core.submit(target, lines.join('\n') + '\n', this._pendingNoDrop)
+    const saturated = this._core.submit(target, lines.length === 1 ? lines[0] : lines.join('\n'), this._pendingNoDrop)
     this._noteSaturation(target, saturated)
     return saturated
   }
@@ -254,7 +266,7 @@ class Manager extends Duplex {
       const worker = available && available.length ? this.balance(available, message) : undefined
       const state = worker instanceof Worker ? this._core.submitToWorker(worker._id, line) : -1
       if (state === 0) worker.buffering = true
-      if (state < 0) saturated = this._core.submit(pool.id, line + '\n', noDrop) || saturated
+      if (state < 0) saturated = this._core.submit(pool.id, line, noDrop) || saturated
     }
     if (saturated || this._paused) this._noteSaturation(target, saturated)
     return saturated
@@ -291,7 +303,7 @@ class Manager extends Duplex {
     } else {
       // Same batching as send(), but a stream write is never dropped.
       this._queue(BROADCAST, line, true)
-      if (this._pending.length >= BATCH_MESSAGES || !this._targetReady(BROADCAST)) this._flush()
+      if (this._pending.length >= BATCH_MESSAGES || this._pendingBytes >= BATCH_BYTES || !this._targetReady(BROADCAST)) this._flush()
     }
     if (this._paused && this._targetSaturated(BROADCAST)) this._writeCallback = callback
     else callback()

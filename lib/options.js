@@ -19,7 +19,7 @@ const DEFAULTS = Object.freeze({
 
 // Tuned internally (see bench/); not part of the documented config.
 const WORKER_HIGH_WATER = 128 * 1024
-const RESULTS_HIGH_WATER = 4 * 1024 * 1024
+const RESULTS_HIGH_WATER = 1024 * 1024
 
 function number (config, name, { min = 0, integer = false, allowMinusOne = false } = {}) {
   const value = config[name]

@@ -68,7 +68,7 @@ impl Default for ManagerConfig {
             max_message_bytes: 64 << 20,
             max_worker_rss: None,
             worker_high_water: 128 << 10,
-            results_high_water: 4 << 20,
+            results_high_water: 1 << 20,
         }
     }
 }

@@ -163,7 +163,7 @@ impl EventQueue {
         });
     }
 
-    /// Adds messages dropped from a pool: (JSON line with or without its `\n`, broadcast).
+    /// Adds messages dropped from a pool: (JSON text, broadcast).
     /// Consecutive messages of the same kind share one event.
     pub fn push_dropped<'a>(
         &self,
@@ -172,7 +172,7 @@ impl EventQueue {
     ) {
         self.with(|b| {
             for (m, broadcast) in messages {
-                append_json(&mut b.dropped, m.strip_suffix(b"\n").unwrap_or(m));
+                append_json(&mut b.dropped, m);
                 match b.events.last_mut() {
                     Some(Event::Dropped {
                         pool: p,
@@ -273,15 +273,11 @@ mod tests {
     }
 
     #[test]
-    fn dropped_messages_lose_their_newline() {
+    fn dropped_messages_form_one_json_array() {
         let (q, _) = queue();
         q.push_dropped(
             7,
-            [
-                (&b"1\n"[..], false),
-                (&b"2\n"[..], false),
-                (&b"3"[..], true),
-            ],
+            [(&b"1"[..], false), (&b"2"[..], false), (&b"3"[..], true)],
         );
         let b = q.take();
         assert_eq!(b.dropped, b"[1\n,2\n,3]");

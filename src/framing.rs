@@ -2,22 +2,19 @@
 
 use bytes::{Bytes, BytesMut};
 
-/// Splits a batch of `\n`-terminated lines into one `Bytes` per message, without copying.
-/// A trailing piece without `\n` is treated as a final line.
+/// Splits a batch of `\n`-separated lines into one `Bytes` per message (without its `\n`),
+/// without copying. The last line may lack its `\n`; empty lines are not messages.
 pub fn split_messages(batch: Bytes) -> Vec<Bytes> {
     let mut out = Vec::new();
     let mut start = 0;
     for end in memchr::memchr_iter(b'\n', &batch) {
         if end > start {
-            out.push(batch.slice(start..=end));
+            out.push(batch.slice(start..end));
         }
         start = end + 1;
     }
     if start < batch.len() {
-        let mut last = BytesMut::with_capacity(batch.len() - start + 1);
-        last.extend_from_slice(&batch[start..]);
-        last.extend_from_slice(b"\n");
-        out.push(last.freeze());
+        out.push(batch.slice(start..));
     }
     out
 }
@@ -91,18 +88,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn splits_batches_into_messages_keeping_newlines() {
+    fn splits_batches_into_messages() {
         let msgs = split_messages(Bytes::from_static(b"{\"a\":1}\n\"x\"\n3\n"));
-        assert_eq!(
-            msgs,
-            vec![&b"{\"a\":1}\n"[..], &b"\"x\"\n"[..], &b"3\n"[..]]
-        );
+        assert_eq!(msgs, vec![&b"{\"a\":1}"[..], &b"\"x\""[..], &b"3"[..]]);
     }
 
     #[test]
-    fn unterminated_last_message_gets_a_newline() {
+    fn unterminated_last_message_counts() {
         let msgs = split_messages(Bytes::from_static(b"1\n2"));
-        assert_eq!(msgs, vec![&b"1\n"[..], &b"2\n"[..]]);
+        assert_eq!(msgs, vec![&b"1"[..], &b"2"[..]]);
     }
 
     #[test]

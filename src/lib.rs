@@ -1,7 +1,7 @@
 //! forkfriend: a worker-process manager for Node.js with a Rust core.
 //!
 //! Module map: `config` (settings), `spawner` (starting workers like `fork()`), `framing`
-//! (JSON lines), `control` (control messages), `balance` (default balancer), `respawn`
+//! (JSON lines), `gather` (read coalescing), `control` (control messages), `balance` (default balancer), `respawn`
 //! (restart policy), `state` (pools, workers, queues), `events` (the batched path to JS),
 //! `worker` (per-worker I/O tasks), `counters` (data-path counters), `drain` (graceful ends: end of input, retiring), `manager` (operations), `lifecycle`
 //! (starting, ending, respawning workers), `traffic` (a worker's output and input),
@@ -14,6 +14,7 @@ pub mod counters;
 mod drain;
 pub mod events;
 pub mod framing;
+mod gather;
 mod lifecycle;
 pub mod manager;
 mod memory;

@@ -137,7 +137,7 @@ impl Worker {
 /// A message waiting in a pool's queue.
 #[derive(Debug, Clone)]
 pub struct Queued {
-    /// One JSON line, with its `\n`.
+    /// One JSON text (no `\n`).
     pub msg: Bytes,
     /// Sent to every pool (reported as such when dropped).
     pub broadcast: bool,
@@ -240,6 +240,7 @@ impl State {
             let w = workers.get_mut(&id).expect("member is a worker");
             let msg = pool.queue.pop_front().expect("queue is not empty");
             w.out.extend_from_slice(&msg.msg);
+            w.out.push(b'\n');
             w.last_pick = pool.clock.tick();
             if !woken.contains(&id) {
                 woken.push(id);
@@ -248,7 +249,19 @@ impl State {
         for id in woken {
             workers[&id].wake_writer();
         }
-        let saturated = !pool.queue.is_empty();
+        // Saturated as soon as messages wait; unsaturated again only once a worker has room
+        // for a good batch, so a busy pool does not flip (and wake JS) once per message.
+        let saturated = if !pool.queue.is_empty() {
+            true
+        } else if pool.saturated {
+            !pool.members.iter().any(|id| {
+                workers.get(id).is_some_and(|w| {
+                    w.available(high_water) && w.out.len() + w.inflight <= high_water / 4
+                })
+            })
+        } else {
+            false
+        };
         let changed = saturated != pool.saturated;
         pool.saturated = saturated;
         changed
@@ -322,7 +335,7 @@ mod tests {
         let q = &mut st.pools.get_mut(&1).unwrap().queue;
         for m in msgs {
             q.push_back(Queued {
-                msg: Bytes::from(format!("{m}\n")),
+                msg: Bytes::from(m.to_string()),
                 broadcast: false,
             });
         }
@@ -347,8 +360,15 @@ mod tests {
         assert_eq!(st.workers[&ids[0]].out, b"1\n2\n");
         assert!(st.pools[&1].saturated);
         st.workers.get_mut(&ids[1]).unwrap().paused = false;
-        assert!(st.dispatch(1, 4));
+        assert!(
+            !st.dispatch(1, 4),
+            "the queue is empty, but no worker has room for a batch"
+        );
         assert_eq!(st.workers[&ids[1]].out, b"3\n");
+        assert!(st.pools[&1].saturated);
+        // The writer took worker 0's messages: now it has room.
+        st.workers.get_mut(&ids[0]).unwrap().out.clear();
+        assert!(st.dispatch(1, 4));
         assert!(!st.pools[&1].saturated);
     }
 
@@ -361,7 +381,7 @@ mod tests {
         st.workers.get_mut(&ids[0]).unwrap().leave = Some(Leave::Remove);
         st.reclaim(ids[0]);
         let q: Vec<_> = st.pools[&1].queue.iter().map(|q| q.msg.to_vec()).collect();
-        assert_eq!(q, vec![b"1\n".to_vec(), b"2\n".to_vec(), b"3\n".to_vec()]);
+        assert_eq!(q, vec![b"1".to_vec(), b"2".to_vec(), b"3".to_vec()]);
         assert!(st.workers[&ids[0]].out.is_empty());
     }
 }

@@ -14,6 +14,7 @@ use tokio::time::{sleep_until, Instant};
 use crate::counters::Counters;
 use crate::events::WorkerId;
 use crate::framing::{FrameError, LineReader};
+use crate::gather::Gather;
 use crate::manager::Inner;
 use crate::state::Command;
 
@@ -21,12 +22,6 @@ use crate::state::Command;
 const EXIT_GRACE: Duration = Duration::from_millis(50);
 /// How long to keep reading a dead worker's channel (a grandchild may hold it open).
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(1);
-/// A read smaller than this, soon after the previous one, means the worker is writing
-/// message by message at a high rate: let its output gather before reading again, so one
-/// read (and one wake of JS) carries many results instead of one.
-const SMALL_READ: usize = 16 << 10;
-const BUSY_GAP: Duration = Duration::from_micros(300);
-const GATHER: Duration = Duration::from_millis(1);
 
 /// What the supervisor is handed for one started worker.
 pub(crate) struct Parts {
@@ -125,8 +120,7 @@ async fn read_loop(
 ) -> ReadEnd {
     let mut lines = LineReader::new(inner.config.max_message_bytes);
     let mut flowing = inner.flowing.subscribe();
-    let mut last_read = Instant::now();
-    let mut last_small = false;
+    let mut gather = Gather::default();
     loop {
         loop {
             let on = *flowing.borrow_and_update();
@@ -141,17 +135,15 @@ async fn read_loop(
         if channel.readable().await.is_err() {
             return ReadEnd::Eof;
         }
-        let now = Instant::now();
-        if last_small && now.duration_since(last_read) < BUSY_GAP {
-            tokio::time::sleep(GATHER).await;
+        if let Some(wait) = gather.before_read(std::time::Instant::now()) {
+            tokio::time::sleep(wait).await;
         }
         match channel.try_read_buf(lines.buffer()) {
             Ok(0) => return ReadEnd::Eof,
             Ok(n) => {
                 Counters::add(&inner.counters.reads, 1);
                 Counters::add(&inner.counters.read_bytes, n as u64);
-                last_small = n < SMALL_READ;
-                last_read = Instant::now();
+                gather.after_read(n, std::time::Instant::now());
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(_) => return ReadEnd::Eof,
