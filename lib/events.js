@@ -36,7 +36,7 @@ function handleBatch (m, batch) {
   const ev = batch.events
   let resultCount = 0
   for (let i = 0; i < ev.length; i += STRIDE) if (ev[i] === EV.RESULTS) resultCount += ev[i + 2]
-  const results = resultCount > 0 ? parseBatch(batch.results, resultCount) : null
+  const results = resultCount > 0 ? parseBatch(m._core.takeResults(), resultCount) : null
   const dropped = batch.dropped ? JSON.parse(batch.dropped) : null
   let r = 0
   let d = 0

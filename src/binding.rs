@@ -5,6 +5,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi::JsString;
 use napi_derive::napi;
 
 use crate::config::{ForkSpec, ManagerConfig, StdioMode};
@@ -47,11 +48,10 @@ pub struct PoolSpec {
 }
 
 /// Events since the last call, flattened: `events` holds `EVENT_STRIDE` ints per event.
+/// The results they announce are taken with `takeResults()`.
 #[napi(object)]
 pub struct EventBatch {
     pub events: Int32Array,
-    /// JSON array text of the results announced by result events.
-    pub results: Option<String>,
     /// JSON array text of the messages announced by drop events.
     pub dropped: Option<String>,
     /// Texts referred to by index from error events.
@@ -159,6 +159,8 @@ fn encode(event: Event, texts: &mut Vec<String>) -> [i32; STRIDE] {
 #[napi]
 pub struct Core {
     manager: Manager,
+    /// The JSON array text of the results of the last `takeEvents()`.
+    results: std::sync::Mutex<Vec<u8>>,
 }
 
 #[napi]
@@ -190,6 +192,7 @@ impl Core {
         };
         Ok(Core {
             manager: Manager::new(config, wake),
+            results: Default::default(),
         })
     }
 
@@ -321,11 +324,24 @@ impl Core {
             flat.extend_from_slice(&encode(event, &mut texts));
         }
         let text = |v: Vec<u8>| (!v.is_empty()).then(|| String::from_utf8_lossy(&v).into_owned());
+        *self.results.lock().unwrap_or_else(|e| e.into_inner()) = batch.results;
         EventBatch {
             events: Int32Array::new(flat),
-            results: text(batch.results),
             dropped: text(batch.dropped),
             texts,
+        }
+    }
+
+    /// The JSON array text of the results announced by the last `takeEvents()`. ASCII text
+    /// (the usual case) becomes a one-byte string without UTF-8 decoding.
+    #[napi]
+    pub fn take_results<'env>(&self, env: &'env Env) -> Result<JsString<'env>> {
+        let results = std::mem::take(&mut *self.results.lock().unwrap_or_else(|e| e.into_inner()));
+        if results.is_ascii() {
+            env.create_string_latin1(&results)
+        } else {
+            // SAFETY: the core only puts validated UTF-8 in the results.
+            env.create_string(unsafe { std::str::from_utf8_unchecked(&results) })
         }
     }
 }
