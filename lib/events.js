@@ -77,8 +77,8 @@ function onResults (m, workerId, results, start, count) {
     if (emitMessage) m.emit('message', message, script, worker)
     if (workerMessage) worker.emit('message', message)
     // A listener above may have stopped the manager, which ends the readable sides.
-    if (stream && !stream.readableEnded && !m.stopped) stream.push(message)
-    if (readable && !m._readableDone) m.push(message)
+    if (stream && !stream.readableEnded && !m.stopped && !stream.push(message)) pool.streamRoom = false
+    if (readable && !m._readableDone && !m.push(message)) m._readableRoom = false
   }
 }
 

@@ -51,6 +51,7 @@ class Manager extends Duplex {
     this._finalCallback = null
     this._closing = false
     this._readableDone = false
+    this._readableRoom = true
     this._keepAlive = null
     this._stats = { messages: 0, bytes: 0, start: Date.now(), paused: 0, pauseStart: 0, pauses: 0, drains: 0 }
     this._stoppedPromise = new Promise((resolve) => { this._resolveStopped = resolve })
@@ -145,7 +146,15 @@ class Manager extends Duplex {
     const pool = this._pools.get(script)
     if (!pool) return false
     if (!pool.stream) {
-      pool.stream = new Readable({ objectMode: true, highWaterMark: 1024, read: () => this._updateFlow() })
+      pool.streamRoom = true
+      pool.stream = new Readable({
+        objectMode: true,
+        highWaterMark: 1024,
+        read: () => {
+          pool.streamRoom = true
+          this._updateFlow()
+        }
+      })
       if (this.stopped) pool.stream.push(null)
     }
     return pool.stream
@@ -318,6 +327,7 @@ class Manager extends Duplex {
   }
 
   _read () {
+    this._readableRoom = true
     this._updateFlow()
   }
 
@@ -332,11 +342,14 @@ class Manager extends Duplex {
   }
 
   /** Reads from workers only while every consumer in use has room. */
+  // A readable side has room until a push() says it is full, and again once it asks for
+  // more with _read(). (Its length is no guide: _read() is called before the chunk being
+  // read leaves the buffer.)
   _updateFlow () {
-    let room = !this._readableInUse() || this.readableLength < this.readableHighWaterMark
+    let room = !this._readableInUse() || this._readableRoom
     for (const pool of this._poolsById.values()) {
       const s = pool.stream
-      if (room && s && s.readableFlowing !== null && s.readableLength >= s.readableHighWaterMark) room = false
+      if (room && s && s.readableFlowing !== null && !pool.streamRoom) room = false
     }
     this._core.setFlowing(room)
   }

@@ -1,0 +1,126 @@
+'use strict'
+// The yardstick: a careful hand-written child_process.fork manager. Round
+// robin over the workers, honouring send() backpressure, respawning on exit.
+// It is what an app could write itself in ~50 lines; forkfriend has to beat it.
+const { fork } = require('child_process')
+const c = require('../lib/common')
+
+const sc = c.scenario()
+const script = c.workerPath(sc)
+const spawn = () => fork(script, sc.args.map(String))
+
+/** Resolves at the first reply to a ping: the child is up and its channel works. */
+function ready (child) {
+  return new Promise((resolve) => {
+    const onMessage = (m) => {
+      if (m && m.ping !== undefined) {
+        child.off('message', onMessage)
+        resolve()
+      }
+    }
+    child.on('message', onMessage)
+    child.send({ ping: child.pid })
+  })
+}
+
+function stopAll (kids) {
+  const exited = kids.map((k) => (k.exitCode !== null || k.signalCode !== null
+    ? null : new Promise((r) => k.once('exit', r))))
+  for (const k of kids) k.kill()
+  return Promise.all(exited)
+}
+
+async function throughput () {
+  const kids = Array.from({ length: sc.workers }, spawn)
+  await Promise.all(kids.map(ready))
+
+  const { make, payloadLen } = c.messageFactory(sc.size)
+  const tally = new c.Tally(sc.count, payloadLen)
+  const onReply = (m) => tally.add(m)
+  for (const k of kids) k.on('message', onReply)
+  const unwatch = c.watchdog(sc, tally, () => ({ received: tally.received, lost: tally.lost }))
+
+  // child.send() returns false once ~128 KiB wait in user space; the callback
+  // of a send fires when its bytes reach the socket, and callbacks fire in
+  // order. So a blocked child is unblocked when all its sends have completed.
+  // The callback is one pre-bound function per child: no closure per message.
+  const lanes = kids.map((child) => {
+    const lane = { child, sent: 0, done: 0, blocked: false }
+    lane.onSent = () => {
+      lane.done++
+      if (lane.blocked && lane.done === lane.sent) {
+        lane.blocked = false
+        pump()
+      }
+    }
+    return lane
+  })
+  let next = 0
+  let rr = 0
+  function pump () {
+    while (next < sc.count) {
+      let lane = null
+      for (let tries = 0; tries < lanes.length && !lane; tries++) {
+        const cand = lanes[rr]
+        rr = (rr + 1) % lanes.length
+        if (!cand.blocked) lane = cand
+      }
+      if (!lane) return // every child is backed up; an onSent resumes us
+      lane.sent++
+      if (!lane.child.send(make(next++), lane.onSent)) lane.blocked = true
+    }
+  }
+
+  const meter = new c.Meter(sc)
+  meter.start()
+  pump()
+  await tally.done
+  meter.stop()
+  unwatch()
+  const t = c.now()
+  await stopAll(kids)
+  c.report(c.throughputResult(sc, tally, meter, { shutdownMs: c.round(c.now() - t), leftover: 0 }))
+}
+
+async function startup () {
+  c.watchdog(sc, null, () => ({}))
+  const readyMs = []
+  const spawnMs = []
+  for (let i = 0; i < sc.iterations; i++) {
+    const t0 = c.now()
+    const kids = Array.from({ length: sc.workers }, spawn)
+    spawnMs.push(c.now() - t0)
+    await Promise.all(kids.map(ready))
+    readyMs.push(c.now() - t0)
+    await stopAll(kids)
+  }
+  c.report(c.latencyResult(sc, readyMs, spawnMs))
+}
+
+async function respawn () {
+  c.watchdog(sc, null, () => ({}))
+  const readyMs = []
+  const spawnMs = []
+  let child = spawn()
+  await ready(child)
+  for (let i = 0; i < sc.iterations; i++) {
+    await c.sleep(sc.gapMs)
+    const dead = child
+    const t0 = c.now()
+    // A careful manager forks the replacement as soon as 'exit' says the old
+    // one is gone (no delay: the baseline has no crash-loop protection).
+    const replaced = new Promise((resolve) => dead.once('exit', () => {
+      child = spawn()
+      spawnMs.push(c.now() - t0)
+      resolve(ready(child))
+    }))
+    process.kill(dead.pid, 'SIGKILL')
+    await replaced
+    readyMs.push(c.now() - t0)
+  }
+  await stopAll([child])
+  c.report(c.latencyResult(sc, readyMs, spawnMs))
+}
+
+const kinds = { throughput, startup, respawn }
+kinds[sc.kind]().catch((e) => c.report({ scenario: sc.name, error: String(e && e.stack || e) }, 1))

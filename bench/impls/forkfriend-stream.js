@@ -1,0 +1,58 @@
+'use strict'
+// forkfriend through its stream API: Readable.from(messages).pipe(manager)
+// .pipe(counting Writable). No explicit close: ending the input must deliver
+// every result, end the readable side (so the Writable finishes) and stop the
+// workers.
+const { Readable, Writable } = require('stream')
+const c = require('../lib/common')
+const ff = require('../lib/ff')
+
+const sc = c.scenario()
+const script = c.workerPath(sc)
+const forkfriend = ff.load()
+
+async function throughput () {
+  const { manager, workers } = await ff.startPool(forkfriend, sc, script)
+  const seen = ff.watchEvents(manager)
+  const { make, payloadLen } = c.messageFactory(sc.size)
+  const tally = new c.Tally(sc.count, payloadLen)
+  let phase = 'results'
+  const unwatch = c.watchdog(sc, tally, () => ({
+    received: tally.received, lost: tally.lost, phase, ...seen.summary()
+  }))
+
+  function* messages () {
+    for (let i = 0; i < sc.count; i++) yield make(i)
+  }
+  const sink = new Writable({
+    objectMode: true,
+    write (m, _enc, cb) {
+      tally.add(m)
+      cb()
+    }
+  })
+  const finished = new Promise((resolve) => sink.on('finish', () => resolve('finish')))
+
+  const meter = new c.Meter(sc)
+  meter.start()
+  const source = Readable.from(messages())
+  // After the input ends, workers that are done may be closed: not a failure.
+  source.on('end', () => seen.freeze())
+  source.pipe(manager).pipe(sink)
+  // Throughput is timed to the last result, like the baseline; the wait for
+  // the end of the stream is reported separately as shutdownMs.
+  const first = await Promise.race([tally.done.then(() => 'results'), finished])
+  meter.stop()
+  phase = 'all results in; waiting for the readable side to end'
+  const t = c.now()
+  if (first === 'results') await finished
+  unwatch()
+  const shutdownMs = c.round(c.now() - t)
+  const leftover = await c.waitGone(workers.map((w) => w.pid), 8000)
+  c.report(c.throughputResult(sc, tally, meter, { shutdownMs, leftover, ...seen.summary() }))
+}
+
+if (sc.kind !== 'throughput') {
+  c.report({ scenario: sc.name, error: 'stream impl runs throughput scenarios only' }, 64)
+}
+throughput().catch((e) => c.report({ scenario: sc.name, error: String(e && e.stack || e) }, 1))

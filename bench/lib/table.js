@@ -1,0 +1,95 @@
+'use strict'
+// Markdown tables of run.js: one per scenario, a row per impl, medians with
+// min–max over the runs and the ratio of medians to the baseline.
+const { median } = require('./common')
+
+const num = (x, d) => (x == null || Number.isNaN(x) ? '–' : x.toFixed(d))
+const rate = (x) => (x == null ? '–' : x >= 1000 ? `${(x / 1000).toFixed(1)}k` : String(Math.round(x)))
+
+/** One column: median (min–max) of a numeric field, plus the × baseline ratio. */
+function stat (runs, field, fmt, base) {
+  const xs = runs.map((r) => r[field]).filter((x) => typeof x === 'number')
+  if (!xs.length) return ['–', '–']
+  const m = median(xs)
+  const cell = xs.length > 1 ? `${fmt(m)} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))})` : fmt(m)
+  const b = base && median(base.map((r) => r[field]).filter((x) => typeof x === 'number'))
+  return [cell, b ? `${(m / b).toFixed(2)}×` : '–']
+}
+
+const sum = (runs, f) => runs.reduce((a, r) => a + (r[f] || 0), 0)
+
+function columns (sc) {
+  if (sc.kind !== 'throughput') {
+    return [
+      ['ready ms', 'readyMs', (x) => num(x, 1)],
+      ['spawned ms', 'spawnMs', (x) => num(x, 1)]
+    ]
+  }
+  const cols = [
+    ['msgs/s', 'msgsPerSec', rate],
+    ['CPU µs/msg', 'cpuUsPerMsg', (x) => num(x, 2)],
+    ['peak RSS MB', 'peakRssMB', (x) => num(x, 1)]
+  ]
+  if (sc.rssSampleAtMs) cols.push(['backlog RSS MB', 'backlogRssMB', (x) => num(x, 1)])
+  return cols
+}
+
+function render (sc, byImpl) {
+  const cols = columns(sc)
+  const head = ['impl', ...cols.flatMap(([t]) => [t, '×']), 'lost/dup/bad', 'failed runs']
+  const lines = [`### ${sc.name}${describe(sc)}`, '', `| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`]
+  const notes = []
+  for (const [impl, runs] of Object.entries(byImpl)) {
+    const ok = runs.filter((r) => !r.error)
+    const base = impl === 'baseline' ? null : (byImpl.baseline || []).filter((r) => !r.error)
+    const cells = cols.flatMap(([, f, fmt]) => stat(ok, f, fmt, base))
+    const bad = `${sum(runs, 'lost')}/${sum(runs, 'duplicated')}/${sum(runs, 'invalid')}`
+    lines.push(`| ${impl} | ${cells.join(' | ')} | ${sc.kind === 'throughput' ? bad : '–'} | ${runs.length - ok.length}/${runs.length} |`)
+    for (const r of runs) if (r.error) notes.push(`- ${impl}: ${r.error.split('\n')[0]}`)
+    const busy = runs.filter((r) => r.busy).length
+    if (busy) notes.push(`- ${impl}: ${busy} run(s) timed while the machine was busy with other work`)
+    for (const r of runs) {
+      if (r.dropped || r.workerExits || r.workerErrors || r.leftover || (r.errors && r.errors.length)) {
+        notes.push(`- ${impl}: dropped ${r.dropped || 0}, worker exits ${r.workerExits || 0}, ` +
+          `worker errors ${r.workerErrors || 0}, leftover workers ${r.leftover || 0}` +
+          `${r.errors && r.errors.length ? `, errors: ${r.errors.join('; ')}` : ''}`)
+      }
+    }
+  }
+  return lines.concat(notes.length ? ['', ...new Set(notes)] : []).join('\n')
+}
+
+function describe (sc) {
+  if (sc.kind === 'startup') return ` — ${sc.workers} workers, median of ${sc.iterations} per run`
+  if (sc.kind === 'respawn') return ` — SIGKILL → replacement answers, median of ${sc.iterations} per run`
+  const args = sc.args && sc.args.length ? ` ${sc.args.join(' ')}` : ''
+  return ` — ${sc.count} × ${sc.size} B, ${sc.workers} × ${sc.worker}.js${args}`
+}
+
+/** The bounded-memory check: RSS at 1M messages over RSS at 100k, per impl. */
+function floodGrowth (all) {
+  const pick = (name, impl, f) => median(all.filter((r) => r.scenario === name && r.impl === impl && !r.error)
+    .map((r) => r[f]).filter((x) => typeof x === 'number'))
+  const impls = [...new Set(all.filter((r) => r.scenario === 'flood-1m').map((r) => r.impl))]
+  const rows = impls.map((impl) => {
+    const ratio = (f) => {
+      const a = pick('flood-100k', impl, f)
+      const b = pick('flood-1m', impl, f)
+      return a && b ? `${(b / a).toFixed(2)}×` : '–'
+    }
+    return `| ${impl} | ${ratio('backlogRssMB')} | ${ratio('peakRssMB')} |`
+  })
+  if (!rows.length || !all.some((r) => r.scenario === 'flood-100k')) return null
+  return ['### flood growth — RSS at 1M messages ÷ RSS at 100k (1.00× = bounded)', '',
+    '| impl | backlog RSS | peak RSS |', '|---|---|---|', ...rows].join('\n')
+}
+
+/** One progress line per run, for stderr. */
+function brief (r) {
+  if (r.error) return `ERROR ${r.error.split('\n')[0]}`
+  if (r.readyMs !== undefined) return `ready ${r.readyMs} ms, spawned ${r.spawnMs} ms`
+  return `${r.msgsPerSec} msg/s, ${r.cpuUsPerMsg} µs/msg, ${r.peakRssMB} MB` +
+    `${r.backlogRssMB !== undefined ? ` (backlog ${r.backlogRssMB} MB)` : ''}, lost ${r.lost}, dup ${r.duplicated}`
+}
+
+module.exports = { render, brief, floodGrowth }
