@@ -10,7 +10,6 @@
 //! worker closes its side when it sees the end, and the supervisor ends it after that. So
 //! nothing ends a worker on a timer here, except `close()`'s stall limit.
 
-use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -169,7 +168,7 @@ fn look(
             Verdict::Wait
         };
     }
-    let fd = io.channel.as_raw_fd();
+    let fd = io.channel.raw_fd();
     let unread_by_worker = socket_queue(fd, libc::TIOCOUTQ);
     let consumed = !pool_busy
         && w.out.is_empty()

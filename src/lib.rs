@@ -1,6 +1,7 @@
 //! forkfriend: a worker-process manager for Node.js with a Rust core.
 //!
-//! Module map: `config` (settings), `spawner` (starting workers like `fork()`), `framing`
+//! Module map: `config` (settings), `spawner` (starting workers like `fork()`), `channel`
+//! (a worker's socket), `framing`
 //! (JSON lines), `gather` (read coalescing), `control` (control messages), `balance` (default balancer), `respawn`
 //! (restart policy), `state` (pools, workers, queues), `events` (the batched path to JS),
 //! `worker` (per-worker I/O tasks), `counters` (data-path counters), `drain` (graceful ends: end of input, retiring), `manager` (operations), `lifecycle`
@@ -8,6 +9,7 @@
 //! `binding` (the only napi file).
 
 pub mod balance;
+mod channel;
 pub mod config;
 pub mod control;
 pub mod counters;

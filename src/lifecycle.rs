@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, Notify};
 
+use crate::channel::Channel;
 use crate::drain;
 use crate::events::{Event, PoolId, WorkerId};
 use crate::manager::{runtime, spawn_task, Inner};
@@ -53,7 +54,7 @@ impl Inner {
             channel,
             stdio,
         } = spawned;
-        let channel = match tokio::net::UnixStream::from_std(channel) {
+        let channel = match Channel::new(channel) {
             Ok(c) => Arc::new(c),
             Err(e) => {
                 // SAFETY: the child is ours and unreaped; the supervisor below reaps it.

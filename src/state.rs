@@ -40,7 +40,7 @@ pub enum Leave {
 
 /// The live parts of a running worker that tasks share.
 pub struct WorkerIo {
-    pub channel: Arc<tokio::net::UnixStream>,
+    pub channel: Arc<crate::channel::Channel>,
     pub wake_writer: Arc<Notify>,
     pub commands: mpsc::Sender<Command>,
     /// Milliseconds since the manager's epoch of the last byte read from the worker.
@@ -319,7 +319,7 @@ mod tests {
             a.set_nonblocking(true).unwrap();
             let (tx, _rx) = mpsc::channel(1);
             w.io = Some(WorkerIo {
-                channel: Arc::new(tokio::net::UnixStream::from_std(a).unwrap()),
+                channel: Arc::new(crate::channel::Channel::new(a).unwrap()),
                 wake_writer: Arc::new(Notify::new()),
                 commands: tx,
                 last_rx: Arc::new(AtomicU64::new(0)),

@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::UnixStream;
 use tokio::process::Child;
 use tokio::sync::{mpsc, Notify};
 use tokio::time::{sleep_until, Instant};
 
+use crate::channel::Channel;
 use crate::counters::Counters;
 use crate::events::WorkerId;
 use crate::framing::{FrameError, LineReader};
@@ -26,7 +26,7 @@ const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(1);
 /// What the supervisor is handed for one started worker.
 pub(crate) struct Parts {
     pub child: Child,
-    pub channel: Arc<UnixStream>,
+    pub channel: Arc<Channel>,
     pub wake_writer: Arc<Notify>,
     pub last_rx: Arc<AtomicU64>,
     pub commands: mpsc::Receiver<Command>,
@@ -115,12 +115,13 @@ pub(crate) async fn supervise(inner: Arc<Inner>, id: WorkerId, parts: Parts) {
 async fn read_loop(
     inner: Arc<Inner>,
     id: WorkerId,
-    channel: Arc<UnixStream>,
+    channel: Arc<Channel>,
     last_rx: Arc<AtomicU64>,
 ) -> ReadEnd {
     let mut lines = LineReader::new(inner.config.max_message_bytes);
     let mut flowing = inner.flowing.subscribe();
     let mut gather = Gather::default();
+    let mut watch = None;
     loop {
         loop {
             let on = *flowing.borrow_and_update();
@@ -132,22 +133,41 @@ async fn read_loop(
             }
         }
         inner.events.wait_room().await;
-        if channel.readable().await.is_err() {
-            return ReadEnd::Eof;
-        }
-        if let Some(wait) = gather.before_read(std::time::Instant::now()) {
-            tokio::time::sleep(wait).await;
-        }
-        match channel.try_read_buf(lines.buffer()) {
-            Ok(0) => return ReadEnd::Eof,
-            Ok(n) => {
-                Counters::add(&inner.counters.reads, 1);
-                Counters::add(&inner.counters.read_bytes, n as u64);
-                gather.after_read(n, std::time::Instant::now());
+        if watch.is_none() {
+            match channel.watch_reads() {
+                Ok(w) => watch = Some(w),
+                Err(_) => return ReadEnd::Eof,
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(_) => return ReadEnd::Eof,
         }
+        let Some(w) = &watch else { continue };
+        let Ok(mut ready) = w.readable().await else {
+            return ReadEnd::Eof;
+        };
+        let n = if let Some(wait) = gather.before_read(std::time::Instant::now()) {
+            // Unregistered while waiting: the worker's writes meanwhile wake nobody.
+            drop(ready);
+            watch = None;
+            tokio::time::sleep(wait).await;
+            match channel.read_into(lines.buffer()) {
+                Ok(0) => return ReadEnd::Eof,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(_) => return ReadEnd::Eof,
+            }
+        } else {
+            match channel.read_into(lines.buffer()) {
+                Ok(0) => return ReadEnd::Eof,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    ready.clear_ready();
+                    continue;
+                }
+                Err(_) => return ReadEnd::Eof,
+            }
+        };
+        gather.after_read(n, std::time::Instant::now());
+        Counters::add(&inner.counters.reads, 1);
+        Counters::add(&inner.counters.read_bytes, n as u64);
         last_rx.store(inner.now_ms(), Ordering::Relaxed);
         match lines.take_complete() {
             Ok(Some(chunk)) => inner.deliver(id, &chunk),
@@ -157,39 +177,23 @@ async fn read_loop(
     }
 }
 
-async fn write_all(inner: &Inner, channel: &UnixStream, mut data: &[u8]) -> io::Result<()> {
-    while !data.is_empty() {
-        channel.writable().await?;
-        match channel.try_write(data) {
-            Ok(n) => {
-                Counters::add(&inner.counters.writes, 1);
-                Counters::add(&inner.counters.written_bytes, n as u64);
-                data = &data[n..]
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-async fn write_loop(inner: Arc<Inner>, id: WorkerId, channel: Arc<UnixStream>, wake: Arc<Notify>) {
-    use std::os::fd::AsRawFd;
+async fn write_loop(inner: Arc<Inner>, id: WorkerId, channel: Arc<Channel>, wake: Arc<Notify>) {
     let mut buf = Vec::new();
     loop {
         match inner.take_output(id, &mut buf) {
             Step::Write => {
-                if write_all(&inner, &channel, &buf).await.is_err() {
-                    return;
+                match channel.write_all(&buf).await {
+                    Ok(writes) => Counters::add(&inner.counters.writes, writes),
+                    Err(_) => return,
                 }
+                Counters::add(&inner.counters.written_bytes, buf.len() as u64);
                 buf.clear();
                 inner.output_written(id);
             }
             Step::Idle => wake.notified().await,
             Step::Close => {
                 // Half-close, as the worker sees on `disconnect()`; its replies still arrive.
-                // SAFETY: shutdown(2) on a socket the Arc keeps open.
-                unsafe { libc::shutdown(channel.as_raw_fd(), libc::SHUT_WR) };
+                channel.shutdown_write();
                 return;
             }
             Step::Gone => return,

@@ -1,0 +1,114 @@
+//! The manager's end of one worker's IPC socket.
+//!
+//! The socket is registered with the reactor twice, through two descriptors: one watched for
+//! reads, one for writes. A busy worker writes each reply with its own syscall, and every
+//! one of them would wake our thread; while the reader lets output gather (see `gather`) it
+//! drops its registration, so those writes wake nobody, and the writer keeps its own.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+
+use bytes::BytesMut;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+/// A descriptor number for a registration that does not own it.
+pub struct Borrowed(RawFd);
+
+impl AsRawFd for Borrowed {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
+    }
+}
+
+pub struct Channel {
+    read: OwnedFd,
+    write: AsyncFd<OwnedFd>,
+}
+
+fn check(n: isize) -> io::Result<usize> {
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+impl Channel {
+    /// Takes a connected, non-blocking socket. Must run inside the runtime.
+    pub fn new(stream: UnixStream) -> io::Result<Channel> {
+        let read = OwnedFd::from(stream);
+        // SAFETY: F_DUPFD_CLOEXEC on a descriptor we own returns a new one we own.
+        let dup = unsafe { libc::fcntl(read.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
+        if dup < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `dup` is a fresh descriptor.
+        let write = unsafe { OwnedFd::from_raw_fd(dup) };
+        // SAFETY: the AsyncFd owns `write`, which stays open as long as it does.
+        let write = unsafe { AsyncFd::register_with_interest(write, Interest::WRITABLE) }?;
+        Ok(Channel { read, write })
+    }
+
+    pub fn raw_fd(&self) -> RawFd {
+        self.read.as_raw_fd()
+    }
+
+    /// A registration that wakes the reader when output arrives; drop it to stop the wakes.
+    /// It must not outlive the channel (the reader holds both).
+    pub fn watch_reads(&self) -> io::Result<AsyncFd<Borrowed>> {
+        // SAFETY: `read` stays open while the channel lives, and the caller keeps the channel
+        // alive as long as the registration.
+        Ok(
+            unsafe {
+                AsyncFd::register_with_interest(Borrowed(self.raw_fd()), Interest::READABLE)
+            }?,
+        )
+    }
+
+    /// One non-blocking read into the spare room of `buf`.
+    pub fn read_into(&self, buf: &mut BytesMut) -> io::Result<usize> {
+        let spare = buf.spare_capacity_mut();
+        // SAFETY: reads at most `spare.len()` bytes into memory `buf` owns.
+        let n =
+            check(unsafe { libc::read(self.raw_fd(), spare.as_mut_ptr().cast(), spare.len()) })?;
+        // SAFETY: the kernel initialised `n` bytes of the spare room.
+        unsafe { buf.set_len(buf.len() + n) };
+        Ok(n)
+    }
+
+    /// Writes all of `data`, waiting for room; returns the number of write syscalls.
+    pub async fn write_all(&self, mut data: &[u8]) -> io::Result<u64> {
+        let mut writes = 0;
+        while !data.is_empty() {
+            let mut ready = self.write.writable().await?;
+            let sent = ready.try_io(|fd| {
+                // SAFETY: sends from a live slice; MSG_NOSIGNAL: a closed peer is an error, not SIGPIPE.
+                check(unsafe {
+                    libc::send(
+                        fd.as_raw_fd(),
+                        data.as_ptr().cast(),
+                        data.len(),
+                        libc::MSG_NOSIGNAL,
+                    )
+                })
+            });
+            match sent {
+                Ok(Ok(n)) => {
+                    writes += 1;
+                    data = &data[n..];
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_would_block) => {}
+            }
+        }
+        Ok(writes)
+    }
+
+    /// Half-close: the worker sees the end of its input; its replies still arrive.
+    pub fn shutdown_write(&self) {
+        // SAFETY: shutdown(2) on a descriptor we own.
+        unsafe { libc::shutdown(self.raw_fd(), libc::SHUT_WR) };
+    }
+}
