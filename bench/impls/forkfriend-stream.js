@@ -12,10 +12,7 @@ const script = c.workerPath(sc)
 const forkfriend = ff.load()
 
 async function throughput () {
-  const { manager, workers } = await ff.startPool(forkfriend, sc, script)
-  const seen = ff.watchEvents(manager)
-  const { make, payloadLen } = c.messageFactory(sc.size)
-  const tally = new c.Tally(sc.count, payloadLen)
+  const { manager, workers, seen, make, tally } = await ff.throughputRun(forkfriend, sc, script)
   let phase = 'results'
   const unwatch = c.watchdog(sc, tally, () => ({
     received: tally.received, lost: tally.lost, phase, ...seen.summary()

@@ -125,4 +125,16 @@ async function respawn (forkfriend, sc, script) {
   c.report(c.latencyResult(sc, readyMs, spawnMs, { respawnDelaysMs: delays }))
 }
 
-module.exports = { load, startPool, watchEvents, startup, respawn }
+/**
+ * What every forkfriend throughput run starts with: a pool whose workers have answered,
+ * an event watcher, the message factory and the reply tally.
+ */
+async function throughputRun (forkfriend, sc, script) {
+  const { manager, workers } = await startPool(forkfriend, sc, script)
+  const seen = watchEvents(manager)
+  const { make, payloadLen } = c.messageFactory(sc.size)
+  const tally = new c.Tally(sc.count, payloadLen)
+  return { manager, workers, seen, make, tally }
+}
+
+module.exports = { load, startPool, watchEvents, startup, respawn, throughputRun }
