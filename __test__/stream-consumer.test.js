@@ -41,3 +41,27 @@ for (const [label, end] of [['with more input pending', false], ['after end()', 
     assert.equal(new Set(seen).size, N, 'every id exactly once');
   });
 }
+
+test('results a worker left in its channel when it exited wait for a stalled consumer', { timeout: 30000 }, async (t) => {
+  // More results than the readable side holds, so reading stops while the consumer stalls;
+  // then a few more, and the worker exits with those still unread in its channel.
+  const FIRST = 1100;
+  const TAIL = 100;
+  const N = FIRST + TAIL;
+  const { manager } = createManager(t);
+  const exited = once(manager, 'worker-exit');
+  manager.add(fixture('burst-exit.js'), 1);
+  const seen = [];
+  manager.pipe(new Writable({
+    objectMode: true,
+    write(chunk, encoding, callback) {
+      seen.push(chunk.i);
+      if (seen.length === 1) setTimeout(callback, 2500);
+      else callback();
+    },
+  }));
+  manager.send({ n: FIRST, tail: TAIL });
+  await exited;
+  while (seen.length < N) await once(manager, 'data');
+  assert.equal(new Set(seen).size, N, 'every result exactly once');
+});

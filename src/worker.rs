@@ -20,7 +20,8 @@ use crate::state::Command;
 
 /// How long a worker whose channel closed may take to exit on its own before it is ended.
 const EXIT_GRACE: Duration = Duration::from_millis(50);
-/// How long to keep reading a dead worker's channel (a grandchild may hold it open).
+/// How long a dead worker's channel may stay open with nothing to read before the reader is
+/// stopped (a grandchild may hold the channel open).
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(1);
 
 /// What the supervisor is handed for one started worker.
@@ -66,6 +67,7 @@ pub(crate) async fn supervise(inner: Arc<Inner>, id: WorkerId, parts: Parts) {
         last_rx,
         mut commands,
     } = parts;
+    let channel_fd = channel.raw_fd();
     let mut reader = tokio::spawn(read_loop(inner.clone(), id, channel.clone(), last_rx));
     let writer = tokio::spawn(write_loop(inner.clone(), id, channel, wake_writer));
     let mut reader_done = false;
@@ -101,15 +103,34 @@ pub(crate) async fn supervise(inner: Arc<Inner>, id: WorkerId, parts: Parts) {
             }
         }
     };
-    if !reader_done
-        && tokio::time::timeout(DRAIN_AFTER_EXIT, &mut reader)
-            .await
-            .is_err()
-    {
-        reader.abort();
+    if !reader_done {
+        drain_after_exit(&inner, &mut reader, channel_fd).await;
     }
     writer.abort();
     inner.on_exit(id, status);
+}
+
+/// Lets the reader take what a dead worker left in its channel. Unread output keeps it going
+/// however long the consumer needs (until the manager stops: then nobody will read it); an
+/// open channel with nothing in it is given up on.
+async fn drain_after_exit(inner: &Inner, reader: &mut tokio::task::JoinHandle<ReadEnd>, fd: i32) {
+    let mut idle_since = Instant::now();
+    loop {
+        match tokio::time::timeout(Duration::from_millis(100), &mut *reader).await {
+            Ok(_) => return,
+            Err(_) => {
+                let mut unread: libc::c_int = 0;
+                // SAFETY: FIONREAD writes one int; the reader's Arc keeps the socket open.
+                let ok = unsafe { libc::ioctl(fd, libc::FIONREAD as _, &mut unread) } == 0;
+                if ok && unread > 0 && !inner.lock().stopped {
+                    idle_since = Instant::now();
+                } else if idle_since.elapsed() >= DRAIN_AFTER_EXIT {
+                    reader.abort();
+                    return;
+                }
+            }
+        }
+    }
 }
 
 async fn read_loop(
