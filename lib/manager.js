@@ -410,10 +410,6 @@ class Manager extends Duplex {
     return this._stoppedPromise
   }
 
-  [Symbol.asyncDispose] () {
-    return this.close()
-  }
-
   /** Statistics since the manager was created. */
   getStats () {
     const s = this._stats
@@ -462,6 +458,13 @@ class Manager extends Duplex {
     handleBatch(this, this._core.takeEvents())
   }
 
+}
+
+// `await using manager = forkfriend()` where the runtime has explicit resource management.
+if (Symbol.asyncDispose) {
+  Manager.prototype[Symbol.asyncDispose] = function () {
+    return this.close()
+  }
 }
 
 module.exports = { Manager }
