@@ -6,7 +6,7 @@ const assert = require('node:assert/strict');
 const { ChildProcess } = require('node:child_process');
 const {
   fixture, alive, waitFor, holdsFor, collectWorkers, collectMessages, nextMessage,
-  createManager, poolPids,
+  createManager, startOne, poolPids,
 } = require('./helpers');
 
 const A = fixture('a.js');
@@ -183,10 +183,7 @@ test('removing the last worker forgets the script', { timeout: 30000 }, async (t
 });
 
 test('remove of an unknown script is a no-op', { timeout: 30000 }, async (t) => {
-  const { manager } = createManager(t);
-  const workers = collectWorkers(manager, 1);
-  manager.add(PID);
-  const [{ worker }] = await workers;
+  const { manager, worker } = await startOne(t, PID);
   assert.doesNotThrow(() => manager.remove('/no/such/script.js'));
   assert.doesNotThrow(() => manager.remove('/no/such/script.js', 2));
   assert.doesNotThrow(() => manager.remove('/no/such/script.js', worker));

@@ -193,6 +193,19 @@ function createManager(t, config) {
   return { manager, pids };
 }
 
+/**
+ * A manager (see createManager) with one worker of `script` up.
+ * Returns { manager, pids, worker }.
+ */
+async function startOne(t, script, config, args) {
+  const made = createManager(t, config);
+  const up = collectWorkers(made.manager, 1);
+  if (args) made.manager.add(script, args, 1);
+  else made.manager.add(script);
+  const [{ worker }] = await up;
+  return { ...made, worker };
+}
+
 /** Pids of the live workers of `script` according to manager.get(). */
 function poolPids(manager, script) {
   const pool = manager.get(script);
@@ -200,6 +213,7 @@ function poolPids(manager, script) {
 }
 
 module.exports = {
+  startOne,
   PKG_ROOT,
   FIXTURES,
   fixture,

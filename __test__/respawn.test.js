@@ -7,7 +7,7 @@ const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const { once } = require('node:events');
 const {
-  fixture, alive, waitFor, waitEvent, collectWorkers, collectMessages, nextMessage, createManager,
+  fixture, alive, waitFor, waitEvent, collectWorkers, collectMessages, nextMessage, createManager, startOne,
 } = require('./helpers');
 
 const PID = fixture('pid.js');
@@ -17,10 +17,7 @@ const END = fixture('end-on-message.js');
 const PAUSABLE = fixture('pausable.js');
 
 test('a SIGKILLed worker gives worker-exit (null, signalCode SIGKILL) and is replaced', { timeout: 30000 }, async (t) => {
-  const { manager } = createManager(t, { respawnInterval: 50 });
-  const first = collectWorkers(manager, 1);
-  manager.add(PID);
-  const [{ worker }] = await first;
+  const { manager, worker } = await startOne(t, PID, { respawnInterval: 50 });
 
   const exited = waitEvent(manager, 'worker-exit', { filter: (code, s, a, w) => w === worker });
   const replaced = collectWorkers(manager, 1);
@@ -39,10 +36,7 @@ test('a SIGKILLed worker gives worker-exit (null, signalCode SIGKILL) and is rep
 });
 
 test('a worker killed by a signal from outside gives worker-error with the signal name', { timeout: 30000 }, async (t) => {
-  const { manager } = createManager(t, { respawnInterval: 50 });
-  const first = collectWorkers(manager, 1);
-  manager.add(PID);
-  const [{ worker }] = await first;
+  const { manager, worker } = await startOne(t, PID, { respawnInterval: 50 });
   const errored = waitEvent(manager, 'worker-error', { filter: (e, s, a, w) => w === worker });
   process.kill(worker.pid, 'SIGKILL');
   const [errorOrCode, script] = await errored;
@@ -51,10 +45,7 @@ test('a worker killed by a signal from outside gives worker-error with the signa
 });
 
 test('a throwing worker gives worker-error and worker-exit with the same non-zero code', { timeout: 30000 }, async (t) => {
-  const { manager } = createManager(t, { respawnInterval: 50 });
-  const first = collectWorkers(manager, 1);
-  manager.add(THROW);
-  const [{ worker }] = await first;
+  const { manager, worker } = await startOne(t, THROW, { respawnInterval: 50 });
   const errored = waitEvent(manager, 'worker-error', { filter: (e, s, a, w) => w === worker });
   const exited = waitEvent(manager, 'worker-exit', { filter: (c, s, a, w) => w === worker });
   manager.send({ please: 'throw' }, THROW);
@@ -71,10 +62,7 @@ test('a throwing worker gives worker-error and worker-exit with the same non-zer
 });
 
 test("{__forkfriend:'end'} makes the manager kill and respawn that worker", { timeout: 30000 }, async (t) => {
-  const { manager } = createManager(t, { respawnInterval: 50 });
-  const first = collectWorkers(manager, 1);
-  manager.add(END);
-  const [{ worker }] = await first;
+  const { manager, worker } = await startOne(t, END, { respawnInterval: 50 });
 
   const exited = waitEvent(manager, 'worker-exit', { filter: (c, s, a, w) => w === worker });
   const replaced = collectWorkers(manager, 1);
@@ -116,10 +104,7 @@ test('a paused worker gets no messages until it drains; the other worker gets th
 });
 
 test('messages held while the only worker is paused go out when it drains, with no further send()', { timeout: 30000 }, async (t) => {
-  const { manager } = createManager(t);
-  const up = collectWorkers(manager, 1);
-  manager.add(PAUSABLE, ['--pause-at-start'], 1);
-  const [{ worker }] = await up;
+  const { manager, worker } = await startOne(t, PAUSABLE, undefined, ['--pause-at-start']);
   await nextMessage(manager, (m) => m && m.paused === worker.pid);
 
   const replies = collectMessages(manager, 5, { filter: (m) => m && m.m && m.m.held !== undefined });
@@ -179,10 +164,7 @@ test('worker exits are still seen while the application spawns its own children'
 });
 
 test("worker-respawn announces a scheduled respawn; removing the pool first gives worker-aborted", { timeout: 30000 }, async (t) => {
-  const { manager } = createManager(t, { respawnInterval: 2000, maxRespawnDelay: 4000 });
-  const first = collectWorkers(manager, 1);
-  manager.add(PID);
-  const [{ worker }] = await first;
+  const { manager, worker } = await startOne(t, PID, { respawnInterval: 2000, maxRespawnDelay: 4000 });
   let forked = 0;
   manager.on('worker', () => { forked++; });
 

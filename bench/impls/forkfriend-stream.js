@@ -7,9 +7,7 @@ const { Readable, Writable } = require('stream')
 const c = require('../lib/common')
 const ff = require('../lib/ff')
 
-const sc = c.scenario()
-const script = c.workerPath(sc)
-const forkfriend = ff.load()
+const { sc, script, forkfriend } = ff.context()
 
 async function throughput () {
   const { manager, workers, seen, make, tally } = await ff.throughputRun(forkfriend, sc, script)

@@ -137,4 +137,10 @@ async function throughputRun (forkfriend, sc, script) {
   return { manager, workers, seen, make, tally }
 }
 
-module.exports = { load, startPool, watchEvents, startup, respawn, throughputRun }
+/** The scenario (from argv), its worker script, and the package under test. */
+function context () {
+  const sc = c.scenario()
+  return { sc, script: c.workerPath(sc), forkfriend: load() }
+}
+
+module.exports = { context, load, startPool, watchEvents, startup, respawn, throughputRun }
