@@ -7,7 +7,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { fixture, collectWorkers, nextMessage, createManager } = require('./helpers');
+const { fixture, collectWorkers, nextMessage, createManager, waitEvent } = require('./helpers');
 
 const ENV = fixture('env.js');
 
@@ -55,4 +55,26 @@ test('manager.options set before add() are used as fork options', { timeout: 300
   const r = await report(manager);
   assert.equal(r.cwd, dir);
   assert.equal(r.env, 'from-options');
+});
+
+test('a bare execPath is looked up on the PATH of the worker environment', { timeout: 30000 }, async (t) => {
+  const { manager } = createManager(t);
+  manager.options = {
+    execPath: path.basename(process.execPath),
+    env: { PATH: `/nonexistent/forkfriend-test:${path.dirname(process.execPath)}`, FORKFRIEND_TEST_VALUE: 'bare' },
+  };
+  const r = await report(manager);
+  assert.equal(r.execPath, fs.realpathSync(process.execPath));
+  assert.equal(r.env, 'bare');
+});
+
+test('a cwd that does not exist is an ERR_WORKER_SPAWN worker-error naming the cause', { timeout: 30000 }, async (t) => {
+  const { manager } = createManager(t, { respawnInterval: 50 });
+  manager.options = { cwd: '/nonexistent/forkfriend-test-cwd' };
+  const errored = waitEvent(manager, 'worker-error');
+  manager.add(ENV);
+  const [err] = await errored;
+  assert.ok(err instanceof Error);
+  assert.equal(err.code, 'ERR_WORKER_SPAWN');
+  assert.match(err.message, /No such file or directory/);
 });

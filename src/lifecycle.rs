@@ -49,7 +49,7 @@ impl Inner {
             Err(e) => return self.spawn_failed(id, e),
         };
         let Spawned {
-            child,
+            process,
             pid,
             channel,
             stdio,
@@ -57,9 +57,7 @@ impl Inner {
         let channel = match Channel::new(channel) {
             Ok(c) => Arc::new(c),
             Err(e) => {
-                // SAFETY: the child is ours and unreaped; the supervisor below reaps it.
-                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-                drop(child);
+                drop(process); // killed and reaped
                 return self.spawn_failed(id, e);
             }
         };
@@ -74,7 +72,7 @@ impl Inner {
             last_rx: last_rx.clone(),
         };
         let parts = worker::Parts {
-            child,
+            process,
             channel,
             wake_writer,
             last_rx,
@@ -100,8 +98,7 @@ impl Inner {
             }
             None => {
                 // Not ours any more: never leave it running. The supervisor still reaps it.
-                // SAFETY: plain kill(2) on our own unreaped child.
-                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+                parts.process.signal(libc::SIGKILL);
                 None
             }
         };

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::process::Child;
 use tokio::sync::{mpsc, Notify};
 use tokio::time::{sleep_until, Instant};
 
@@ -16,6 +15,7 @@ use crate::events::WorkerId;
 use crate::framing::{FrameError, LineReader};
 use crate::gather::Gather;
 use crate::manager::Inner;
+use crate::process::Process;
 use crate::state::Command;
 
 /// How long a worker whose channel closed may take to exit on its own before it is ended.
@@ -26,7 +26,7 @@ const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(1);
 
 /// What the supervisor is handed for one started worker.
 pub(crate) struct Parts {
-    pub child: Child,
+    pub process: Process,
     pub channel: Arc<Channel>,
     pub wake_writer: Arc<Notify>,
     pub last_rx: Arc<AtomicU64>,
@@ -51,17 +51,9 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86400 * 365)
 }
 
-fn send_signal(child: &Child, signal: i32) {
-    // `id()` is None once the child is reaped, so a recycled pid is never signalled.
-    if let Some(pid) = child.id() {
-        // SAFETY: plain kill(2) on our own unreaped child.
-        unsafe { libc::kill(pid as libc::pid_t, signal) };
-    }
-}
-
 pub(crate) async fn supervise(inner: Arc<Inner>, id: WorkerId, parts: Parts) {
     let Parts {
-        mut child,
+        mut process,
         channel,
         wake_writer,
         last_rx,
@@ -75,7 +67,7 @@ pub(crate) async fn supervise(inner: Arc<Inner>, id: WorkerId, parts: Parts) {
     let mut kill_at: Option<Instant> = None;
     let status = loop {
         tokio::select! {
-            status = child.wait() => break status,
+            status = process.wait() => break status,
             end = &mut reader, if !reader_done => {
                 reader_done = true;
                 if let Ok(ReadEnd::TooLong(limit)) = end {
@@ -89,16 +81,16 @@ pub(crate) async fn supervise(inner: Arc<Inner>, id: WorkerId, parts: Parts) {
                 inner.channel_closed(id);
             }
             Some(cmd) = commands.recv() => match cmd {
-                Command::Signal(sig) => send_signal(&child, sig),
+                Command::Signal(sig) => process.signal(sig),
                 Command::Terminate => {
                     if kill_at.is_none() {
-                        send_signal(&child, libc::SIGTERM);
+                        process.signal(libc::SIGTERM);
                         kill_at = Some(Instant::now() + inner.config.kill_timeout);
                     }
                 }
             },
             _ = sleep_until(kill_at.unwrap_or_else(far_future)), if kill_at.is_some() => {
-                send_signal(&child, libc::SIGKILL);
+                process.signal(libc::SIGKILL);
                 kill_at = Some(far_future());
             }
         }
