@@ -10,6 +10,7 @@ const { fixture, alive, waitFor, waitEvent, collectWorkers, nextMessage, createM
 const GARBAGE = fixture('garbage.js');
 const BIG = fixture('big.js');
 const PID = fixture('pid.js');
+const BURST = fixture('burst.js');
 
 /** The healthy pool still answers, through the same manager. */
 async function healthy(manager, tag) {
@@ -75,4 +76,41 @@ test('a worker that cannot be spawned gives worker-error with an Error; other po
   assert.ok(err instanceof Error, `an Error, got ${err}`);
   assert.equal(typeof err.code, 'string');
   await healthy(manager, 'after spawn failure');
+});
+
+/** Sends `request` to one burst.js worker; resolves with the strings and errors it caused. */
+async function burst(t, request) {
+  const { manager } = createManager(t);
+  const up = collectWorkers(manager, 1);
+  manager.add(BURST);
+  await up;
+  const got = [];
+  const errors = [];
+  manager.on('message', (m) => got.push(m));
+  manager.on('worker-error', (e) => errors.push(e));
+  manager.send(request, BURST);
+  const expected = request.count - (request.bad || []).length;
+  await waitFor(() => got.length + errors.length >= request.count && got.length >= expected, 15000,
+    () => `${request.count} results, got ${got.length} and ${errors.length} errors`);
+  return { got, errors };
+}
+
+test('a burst of large results larger than one batch text arrives whole and in order', { timeout: 30000 }, async (t) => {
+  // 40 × 20 KB in one write: more than fits one JSON text handed to JS (~96 KB).
+  const { got, errors } = await burst(t, { count: 40, size: 20000 });
+  assert.equal(errors.length, 0);
+  assert.equal(got.length, 40);
+  got.forEach((m, i) => {
+    assert.equal(m.length, 20000);
+    assert.ok(m.startsWith(`${i}:`), `result ${i} in order, got ${m.slice(0, 8)}`);
+  });
+});
+
+test('bad lines inside a large burst are reported one by one; the good ones still arrive in order', { timeout: 30000 }, async (t) => {
+  const bad = [7, 30]; // 'not json' and '1,2' (two JSON values on one line)
+  const { got, errors } = await burst(t, { count: 40, size: 20000, bad });
+  assert.equal(errors.length, 2);
+  for (const e of errors) assert.equal(e.code, 'ERR_WORKER_INVALID_JSON');
+  const want = [...Array(40).keys()].filter((i) => !bad.includes(i));
+  assert.deepEqual(got.map((m) => Number(m.slice(0, m.indexOf(':')))), want);
 });

@@ -8,6 +8,7 @@ const { Core } = require('../binding.js')
 const { normalizeConfig, coreConfig, poolSpec, stringArray } = require('./options')
 const { invalidArgType, outOfRange, stopped } = require('./errors')
 const { serialize } = require('./serialize')
+const { encode } = require('./encode')
 const { Worker } = require('./worker')
 const { handleBatch } = require('./events')
 const defaultBalance = require('./balance')
@@ -209,7 +210,7 @@ class Manager extends Duplex {
   _queue (target, line, noDrop = false) {
     if (line.length >= ALONE_BYTES) {
       this._flush()
-      this._noteSaturation(target, this._core.submit(target, line, noDrop))
+      this._noteSaturation(target, this._submit(target, line, noDrop))
       return
     }
     if ((this._pendingTarget !== target || this._pendingNoDrop !== noDrop) && this._pending.length > 0) this._flush()
@@ -232,9 +233,15 @@ class Manager extends Duplex {
     this._pending = []
     this._pendingBytes = 0
     if (this.stopped) return false
-    const saturated = this._core.submit(target, lines.length === 1 ? lines[0] : lines.join('\n'), this._pendingNoDrop)
+    const saturated = this._submit(target, lines.length === 1 ? lines[0] : lines.join('\n'), this._pendingNoDrop)
     this._noteSaturation(target, saturated)
     return saturated
+  }
+
+  /** Hands newline-separated JSON text to the core; true when a target pool is saturated. */
+  _submit (target, text, noDrop) {
+    const { buffer, length } = encode(text)
+    return this._core.submit(target, buffer, length, noDrop)
   }
 
   _noteSaturation (target, saturated) {
@@ -273,9 +280,9 @@ class Manager extends Duplex {
     for (const pool of pools) {
       const available = this.filter(pool.workers)
       const worker = available && available.length ? this.balance(available, message) : undefined
-      const state = worker instanceof Worker ? this._core.submitToWorker(worker._id, line) : -1
+      const state = worker instanceof Worker ? worker._submit(line) : -1
       if (state === 0) worker.buffering = true
-      if (state < 0) saturated = this._core.submit(pool.id, line, noDrop) || saturated
+      if (state < 0) saturated = this._submit(pool.id, line, noDrop) || saturated
     }
     if (saturated || this._paused) this._noteSaturation(target, saturated)
     return saturated

@@ -10,23 +10,25 @@ class InvalidLine {
 }
 
 /**
- * `text` is "[" + lines joined by "\n," + "]" (no line contains a raw newline).
- * Returns exactly `count` entries.
+ * `pieces` are JSON array texts, "[" + lines joined by "\n," + "]" (no line contains a raw
+ * newline), together holding `count` entries. Returns exactly `count` entries, in order.
  */
-function parseBatch (text, count) {
-  if (!text) return []
+function parseBatch (pieces, count) {
   try {
-    const parsed = JSON.parse(text)
+    const parsed = pieces.length === 1 ? JSON.parse(pieces[0]) : [].concat(...pieces.map((p) => JSON.parse(p)))
+    // A line such as `1,2` parses as two entries: then the lines are taken one by one.
     if (parsed.length === count) return parsed
   } catch {}
-  const lines = text.slice(1, -1).split('\n')
-  const out = new Array(lines.length)
-  for (let i = 0; i < lines.length; i++) {
-    const line = i === 0 ? lines[i] : lines[i].slice(1)
-    try {
-      out[i] = JSON.parse(line)
-    } catch {
-      out[i] = new InvalidLine(line)
+  const out = []
+  for (const piece of pieces) {
+    const lines = piece.slice(1, -1).split('\n')
+    for (let i = 0; i < lines.length; i++) {
+      const line = i === 0 ? lines[i] : lines[i].slice(1)
+      try {
+        out.push(JSON.parse(line))
+      } catch {
+        out.push(new InvalidLine(line))
+      }
     }
   }
   return out

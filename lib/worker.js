@@ -7,6 +7,7 @@ const { ChildProcess } = require('node:child_process')
 const { constants } = require('node:os')
 const { invalidArgType, withCode } = require('./errors')
 const { serialize } = require('./serialize')
+const { encode } = require('./encode')
 
 const signalNames = Object.fromEntries(Object.entries(constants.signals).map(([name, num]) => [num, name]))
 
@@ -46,7 +47,7 @@ class Worker extends EventEmitter {
   send (message, ...rest) {
     const callback = typeof rest[rest.length - 1] === 'function' ? rest[rest.length - 1] : undefined
     const line = serialize(message)
-    const state = this.connected ? this._core.submitToWorker(this._id, line) : -1
+    const state = this.connected ? this._submit(line) : -1
     if (state < 0) {
       const err = withCode(new Error('Channel closed'), 'ERR_IPC_CHANNEL_CLOSED')
       if (callback) process.nextTick(callback, err)
@@ -56,6 +57,12 @@ class Worker extends EventEmitter {
     if (callback) process.nextTick(callback, null)
     if (state === 0) this.buffering = true
     return state === 1
+  }
+
+  /** Hands one JSON line to the core for this worker: -1 gone, 0 backed up, 1 ok. */
+  _submit (line) {
+    const { buffer, length } = encode(line)
+    return this._core.submitToWorker(this._id, buffer, length)
   }
 
   /** Sends a signal (default SIGTERM). Returns whether it was delivered. */

@@ -12,6 +12,7 @@ use crate::config::{ForkSpec, ManagerConfig, StdioMode};
 use crate::control::Control;
 use crate::events::Event;
 use crate::manager::{CoreError, Manager};
+use crate::pieces::JsonPieces;
 
 /// Manager settings, already validated by index.js (milliseconds as numbers).
 #[napi(object)]
@@ -159,8 +160,8 @@ fn encode(event: Event, texts: &mut Vec<String>) -> [i32; STRIDE] {
 #[napi]
 pub struct Core {
     manager: Manager,
-    /// The JSON array text of the results of the last `takeEvents()`.
-    results: std::sync::Mutex<Vec<u8>>,
+    /// The results of the last `takeEvents()`, as JSON array texts.
+    results: std::sync::Mutex<JsonPieces>,
 }
 
 #[napi]
@@ -247,15 +248,17 @@ impl Core {
 
     /// `pool` < 0: one worker of every pool. Returns true when a target pool is saturated.
     #[napi]
-    pub fn submit(&self, pool: i32, batch: String, no_drop: bool) -> bool {
+    /// `batch[..len]`: newline-separated JSON texts, UTF-8 (JS encodes them; see lib/encode.js).
+    pub fn submit(&self, pool: i32, batch: &[u8], len: u32, no_drop: bool) -> bool {
+        let batch = Bytes::copy_from_slice(prefix(batch, len));
         self.manager
-            .submit(u32::try_from(pool).ok(), Bytes::from(batch), no_drop)
+            .submit(u32::try_from(pool).ok(), batch, no_drop)
     }
 
     /// Returns -1 when the worker is gone, 1 when it can take more, 0 when it is backed up.
     #[napi]
-    pub fn submit_to_worker(&self, worker: u32, batch: String) -> i32 {
-        match self.manager.submit_to_worker(worker, batch.as_bytes()) {
+    pub fn submit_to_worker(&self, worker: u32, batch: &[u8], len: u32) -> i32 {
+        match self.manager.submit_to_worker(worker, prefix(batch, len)) {
             None => -1,
             Some(ok) => i32::from(ok),
         }
@@ -332,16 +335,29 @@ impl Core {
         }
     }
 
-    /// The JSON array text of the results announced by the last `takeEvents()`. ASCII text
-    /// (the usual case) becomes a one-byte string without UTF-8 decoding.
+    /// The results announced by the last `takeEvents()`: JSON array texts, in order, each
+    /// under ~96 KiB (see pieces.rs). ASCII text (the usual case) becomes a one-byte string
+    /// without UTF-8 decoding.
     #[napi]
-    pub fn take_results<'env>(&self, env: &'env Env) -> Result<JsString<'env>> {
+    pub fn take_results<'env>(&self, env: &'env Env) -> Result<Vec<JsString<'env>>> {
         let results = std::mem::take(&mut *self.results.lock().unwrap_or_else(|e| e.into_inner()));
-        if results.is_ascii() {
-            env.create_string_latin1(&results)
-        } else {
-            // SAFETY: the core only puts validated UTF-8 in the results.
-            env.create_string(unsafe { std::str::from_utf8_unchecked(&results) })
-        }
+        let texts = results
+            .pieces()
+            .map(|piece| {
+                if piece.is_ascii() {
+                    env.create_string_latin1(piece)
+                } else {
+                    // SAFETY: the core only puts validated UTF-8 in the results.
+                    env.create_string(unsafe { std::str::from_utf8_unchecked(piece) })
+                }
+            })
+            .collect();
+        self.manager.recycle_results(results);
+        texts
     }
+}
+
+/// The first `len` bytes of `bytes` (all of them if `len` is larger).
+fn prefix(bytes: &[u8], len: u32) -> &[u8] {
+    &bytes[..(len as usize).min(bytes.len())]
 }

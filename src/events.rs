@@ -1,12 +1,13 @@
 //! The one path from the core to JS: events are gathered into a batch, and JS is woken
-//! once per batch (not per event) to take it. Worker results travel as one JSON array text
-//! so that JS parses a whole batch with a single `JSON.parse`.
+//! once per batch (not per event) to take it. Worker results travel as JSON array texts
+//! (one per ~96 KiB, see pieces.rs) so that JS parses a batch with one `JSON.parse` each.
 
 use std::sync::Mutex;
 
 use tokio::sync::Notify;
 
 use crate::control::Control;
+use crate::pieces::JsonPieces;
 
 pub type PoolId = u32;
 pub type WorkerId = u32;
@@ -77,8 +78,8 @@ pub enum Event {
 #[derive(Debug, Default)]
 pub struct Batch {
     pub events: Vec<Event>,
-    /// A JSON array text of results (empty when there are none), entries separated by "\n,".
-    pub results: Vec<u8>,
+    /// The results, as JSON array texts.
+    pub results: JsonPieces,
     /// A JSON array text of dropped messages, like `results`.
     pub dropped: Vec<u8>,
 }
@@ -104,6 +105,8 @@ fn close_array(array: &mut Vec<u8>) {
 struct Pending {
     batch: Batch,
     woken: bool,
+    /// Memory of an earlier batch's results, handed back by JS for the next batch.
+    spare: Option<JsonPieces>,
 }
 
 /// Gathers events and wakes JS once per batch. Bounded: readers wait for room.
@@ -120,6 +123,7 @@ impl EventQueue {
             pending: Mutex::new(Pending {
                 batch: Batch::default(),
                 woken: false,
+                spare: None,
             }),
             taken: Notify::new(),
             wake,
@@ -150,7 +154,7 @@ impl EventQueue {
         self.with(|b| {
             let mut n = 0u32;
             for line in lines {
-                append_json(&mut b.results, line);
+                b.results.push(line);
                 n += 1;
             }
             if n == 0 {
@@ -206,12 +210,25 @@ impl EventQueue {
     pub fn take(&self) -> Batch {
         let mut p = self.pending.lock().unwrap();
         let mut batch = std::mem::take(&mut p.batch);
+        if let Some(spare) = p.spare.take() {
+            p.batch.results = spare;
+        }
         p.woken = false;
         drop(p);
         self.taken.notify_waiters();
-        close_array(&mut batch.results);
+        batch.results.close();
         close_array(&mut batch.dropped);
         batch
+    }
+
+    /// Takes back the results of a batch JS has read, so that the next batch reuses their
+    /// memory instead of growing a new buffer (and faulting its pages in) every time.
+    pub fn recycle(&self, mut results: JsonPieces) {
+        if results.capacity() > 2 * self.high_water {
+            return;
+        }
+        results.clear();
+        self.pending.lock().unwrap().spare = Some(results);
     }
 }
 
@@ -254,7 +271,8 @@ mod tests {
         q.push_results(1, [&b"\"x\""[..]]);
         q.push_results(2, [&b"null"[..]]);
         let b = q.take();
-        assert_eq!(b.results, b"[{\"a\":1}\n,2\n,\"x\"\n,null]");
+        let pieces: Vec<&[u8]> = b.results.pieces().collect();
+        assert_eq!(pieces, vec![&b"[{\"a\":1}\n,2\n,\"x\"\n,null]"[..]]);
         assert_eq!(
             b.events,
             vec![
@@ -268,8 +286,15 @@ mod tests {
                 }
             ]
         );
-        let parsed: serde_json::Value = serde_json::from_slice(&b.results).unwrap();
+        let parsed: serde_json::Value = serde_json::from_slice(pieces[0]).unwrap();
         assert_eq!(parsed.as_array().unwrap().len(), 4);
+        q.recycle(b.results);
+        q.push_results(3, [&b"5"[..]]);
+        let again = q.take();
+        assert_eq!(
+            again.results.pieces().collect::<Vec<_>>(),
+            vec![&b"[5]"[..]]
+        );
     }
 
     #[test]

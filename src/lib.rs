@@ -20,6 +20,7 @@ mod gather;
 mod lifecycle;
 pub mod manager;
 mod memory;
+pub mod pieces;
 mod process;
 pub mod respawn;
 mod spawner;

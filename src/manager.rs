@@ -12,6 +12,7 @@ use crate::config::{ForkSpec, ManagerConfig};
 use crate::counters::{Counters, Snapshot};
 use crate::events::{Batch, Event, EventQueue, PoolId, WorkerId};
 use crate::framing::split_messages;
+use crate::pieces::JsonPieces;
 use crate::spawner::Spawner;
 use crate::state::{Leave, Pool, Queued, State};
 use crate::{drain, memory};
@@ -326,6 +327,11 @@ impl Manager {
     /// Everything that happened since the last call.
     pub fn take_events(&self) -> Batch {
         self.inner.events.take()
+    }
+
+    /// Hands back the results of a batch JS has read, for reuse of their memory.
+    pub fn recycle_results(&self, results: JsonPieces) {
+        self.inner.events.recycle(results)
     }
 
     /// Data-path counters since the manager was created.

@@ -4,6 +4,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use forkfriend::events::Batch;
 use forkfriend::{Event, ForkSpec, Manager, ManagerConfig, StdioMode};
 
 const ECHO: &str = "process.on('message', (m) => process.send(m))";
@@ -32,26 +33,35 @@ fn manager(config: ManagerConfig) -> (Manager, mpsc::Receiver<()>) {
     (Manager::new(config, wake), rx)
 }
 
-/// Takes event batches until `done` says so or the deadline passes.
-fn collect(
+/// Takes event batches until `on` says so or the deadline passes.
+fn collect_batches(
     m: &Manager,
     wakes: &mpsc::Receiver<()>,
     within: Duration,
-    mut on: impl FnMut(&Event, Instant, &[u8]) -> bool,
+    mut on: impl FnMut(&Batch, Instant) -> bool,
 ) -> bool {
     let deadline = Instant::now() + within;
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         if wakes.recv_timeout(left).is_err() {
             break;
         }
-        let batch = m.take_events();
-        for e in &batch.events {
-            if on(e, Instant::now(), &batch.results) {
-                return true;
-            }
+        if on(&m.take_events(), Instant::now()) {
+            return true;
         }
     }
     false
+}
+
+/// Takes events until `on` says so or the deadline passes.
+fn collect(
+    m: &Manager,
+    wakes: &mpsc::Receiver<()>,
+    within: Duration,
+    mut on: impl FnMut(&Event, Instant) -> bool,
+) -> bool {
+    collect_batches(m, wakes, within, |batch, at| {
+        batch.events.iter().any(|e| on(e, at))
+    })
 }
 
 fn alive(pid: u32) -> bool {
@@ -67,13 +77,23 @@ fn echo_round_trip_delivers_every_message_in_batches() {
     let batch: String = (0..1000).map(|i| format!("{{\"id\":{i}}}\n")).collect();
     m.submit(Some(pool), Bytes::from(batch), true);
     let mut got = 0u32;
-    let done = collect(&m, &wakes, Duration::from_secs(20), |e, _, _| {
-        if let Event::Results { count, .. } = e {
-            got += count;
+    let mut ids = vec![0u8; 1000];
+    let done = collect_batches(&m, &wakes, Duration::from_secs(20), |batch, _| {
+        for piece in batch.results.pieces() {
+            let values: Vec<serde_json::Value> = serde_json::from_slice(piece).unwrap();
+            for v in values {
+                ids[v["id"].as_u64().unwrap() as usize] += 1;
+            }
+        }
+        for e in &batch.events {
+            if let Event::Results { count, .. } = e {
+                got += count;
+            }
         }
         got == 1000
     });
     assert!(done, "got {got} of 1000 results");
+    assert!(ids.iter().all(|&n| n == 1), "every id exactly once");
     let c = m.counters();
     assert_eq!(c.results, 1000);
     assert!(
@@ -97,7 +117,7 @@ fn a_crash_loop_backs_off_exponentially() {
     m.add_workers(pool, 1).unwrap();
     let mut spawns: Vec<Instant> = Vec::new();
     let mut codes = Vec::new();
-    collect(&m, &wakes, Duration::from_millis(1800), |e, at, _| {
+    collect(&m, &wakes, Duration::from_millis(1800), |e, at| {
         match e {
             Event::Spawned { .. } => spawns.push(at),
             Event::Exit { code, .. } => codes.push(*code),
@@ -127,7 +147,7 @@ fn stop_ends_every_worker() {
     let pool = m.add_pool(spec("setInterval(() => {}, 1000)")).unwrap();
     m.add_workers(pool, 3).unwrap();
     let mut pids = Vec::new();
-    collect(&m, &wakes, Duration::from_secs(10), |e, _, _| {
+    collect(&m, &wakes, Duration::from_secs(10), |e, _| {
         if let Event::Spawned { pid, .. } = e {
             pids.push(*pid);
         }
@@ -136,7 +156,7 @@ fn stop_ends_every_worker() {
     assert_eq!(pids.len(), 3);
     m.stop();
     let mut exits = 0;
-    collect(&m, &wakes, Duration::from_secs(10), |e, _, _| {
+    collect(&m, &wakes, Duration::from_secs(10), |e, _| {
         if let Event::Exit { expected, .. } = e {
             assert!(*expected, "the manager ended it");
             exits += 1;

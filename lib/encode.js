@@ -1,0 +1,34 @@
+'use strict'
+// UTF-8 encoding of outgoing JSON text into one reused buffer. Node encodes strings into a
+// Buffer with SIMD, several times faster than Node-API's string conversion (16 KB: ~1.3 µs
+// against ~20 µs on the bench machine). The core copies the bytes before its call returns,
+// so the buffer is free again at once; JS is single-threaded, so one serves every manager.
+
+/** Largest buffer kept for reuse; longer texts get a buffer of their own. */
+const KEEP_BYTES = 4 << 20
+
+const encoded = { buffer: Buffer.allocUnsafe(64 << 10), length: 0 }
+let staging = encoded.buffer
+
+/** Encodes `text`; the bytes are encoded.buffer[0, encoded.length) until the next call. */
+function encode (text) {
+  let buf = staging
+  // A UTF-16 code unit takes at most 3 bytes in UTF-8.
+  if (text.length * 3 > buf.length) {
+    const need = Buffer.byteLength(text)
+    if (need > buf.length) {
+      if (need > KEEP_BYTES) {
+        buf = Buffer.allocUnsafe(need)
+      } else {
+        let size = buf.length
+        while (size < need) size *= 2
+        buf = staging = Buffer.allocUnsafe(size)
+      }
+    }
+  }
+  encoded.buffer = buf
+  encoded.length = buf.write(text, 0)
+  return encoded
+}
+
+module.exports = { encode }
