@@ -7,6 +7,12 @@
 /** Largest buffer kept for reuse; longer texts get a buffer of their own. */
 const KEEP_BYTES = 4 << 20
 
+// Buffer#utf8Write is what Buffer#write(text, 0) ends in, minus its argument parsing (about
+// half the time for a 16 KB text); it exists in every Node version we support.
+const writeUtf8 = typeof Buffer.prototype.utf8Write === 'function'
+  ? (buf, text) => buf.utf8Write(text, 0)
+  : (buf, text) => buf.write(text, 0)
+
 const encoded = { buffer: Buffer.allocUnsafe(64 << 10), length: 0 }
 let staging = encoded.buffer
 
@@ -27,7 +33,7 @@ function encode (text) {
     }
   }
   encoded.buffer = buf
-  encoded.length = buf.write(text, 0)
+  encoded.length = writeUtf8(buf, text)
   return encoded
 }
 
