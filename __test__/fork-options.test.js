@@ -78,3 +78,27 @@ test('a cwd that does not exist is an ERR_WORKER_SPAWN worker-error naming the c
   assert.equal(err.code, 'ERR_WORKER_SPAWN');
   assert.match(err.message, /No such file or directory/);
 });
+
+/** The real uid of every thread of this process, from /proc (each thread has its own). */
+function threadUids() {
+  return fs.readdirSync('/proc/self/task').map((tid) => {
+    const status = fs.readFileSync(`/proc/self/task/${tid}/status`, 'utf8');
+    return Number(status.match(/^Uid:\s+(\d+)/m)[1]);
+  });
+}
+
+test('uid and gid run a worker as another user while every thread of the manager keeps its own', {
+  timeout: 30000,
+  skip: process.getuid() !== 0 && 'needs root to switch users',
+}, async (t) => {
+  const nobody = 65534;
+  const { manager } = createManager(t);
+  // Workers are started from threads that share the manager's memory until exec: switching
+  // users there must touch the child only.
+  manager.options = { uid: nobody, gid: nobody, cwd: os.tmpdir() };
+  const r = await report(manager);
+  assert.equal(r.uid, nobody);
+  assert.equal(r.gid, nobody);
+  assert.equal(process.getuid(), 0);
+  assert.deepEqual([...new Set(threadUids())], [0]);
+});

@@ -350,8 +350,8 @@ unsafe fn prepare_and_exec(plan: &ChildPlan) -> i32 {
     if libc::getppid() != plan.manager_pid {
         return MANAGER_GONE;
     }
-    // Raw syscalls: glibc's setuid() and friends would broadcast the change to every thread
-    // of the manager, whose thread list this child shares.
+    // Raw syscalls: glibc's setuid() and friends walk the thread list this child shares with
+    // the manager to signal every thread (glibc's own posix_spawn avoids them too).
     if let Some(gid) = plan.gid {
         if libc::syscall(libc::SYS_setgid, gid) != 0 {
             return fail();
