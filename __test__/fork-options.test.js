@@ -11,9 +11,9 @@ const { fixture, collectWorkers, nextMessage, createManager, waitEvent } = requi
 
 const ENV = fixture('env.js');
 
-async function report(manager) {
+async function report(manager, script = ENV) {
   const up = collectWorkers(manager, 1);
-  manager.add(ENV);
+  manager.add(script);
   const [{ worker }] = await up;
   const reply = nextMessage(manager, (m) => m && m.pid === worker.pid);
   worker.send('report');
@@ -92,11 +92,18 @@ test('uid and gid run a worker as another user while every thread of the manager
   skip: process.getuid() !== 0 && 'needs root to switch users',
 }, async (t) => {
   const nobody = 65534;
+  // The checkout may sit in a directory only root can enter: the worker runs a copy.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'forkfriend-uid-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.chmodSync(dir, 0o755);
+  const script = path.join(dir, 'env.js');
+  fs.copyFileSync(ENV, script);
+  fs.chmodSync(script, 0o644);
   const { manager } = createManager(t);
   // Workers are started from threads that share the manager's memory until exec: switching
   // users there must touch the child only.
-  manager.options = { uid: nobody, gid: nobody, cwd: os.tmpdir() };
-  const r = await report(manager);
+  manager.options = { uid: nobody, gid: nobody, cwd: dir };
+  const r = await report(manager, script);
   assert.equal(r.uid, nobody);
   assert.equal(r.gid, nobody);
   assert.equal(process.getuid(), 0);
