@@ -189,7 +189,11 @@ impl Inner {
         });
         let inner = self.clone();
         runtime().runtime.spawn(async move {
-            tokio::time::sleep_until(plan.at.into()).await;
+            // The timer wheel rounds every sleep up to its next millisecond tick: a respawn
+            // that is due now does not wait for one.
+            if !delay.is_zero() {
+                tokio::time::sleep_until(plan.at.into()).await;
+            }
             inner.respawn_due(pool);
         });
     }
