@@ -31,7 +31,7 @@ function checkCount (name, n) {
 class Manager extends Duplex {
   constructor (config) {
     const cfg = normalizeConfig(config)
-    super({ objectMode: true, writableHighWaterMark: 1024, readableHighWaterMark: 1024, allowHalfOpen: true })
+    super({ objectMode: true, writableHighWaterMark: 256, readableHighWaterMark: 256, allowHalfOpen: true })
     this.config = cfg
     this.stopped = false
     /** Public: `workers[script] = { process: [worker objects], args }`. */
