@@ -246,9 +246,10 @@ impl Core {
         self.manager.refork(pool, u32::try_from(worker).ok())
     }
 
-    /// `pool` < 0: one worker of every pool. Returns true when a target pool is saturated.
+    /// `batch[..len]`: newline-separated JSON texts in UTF-8 (see lib/encode.js), for one
+    /// worker of `pool`, or of every pool when `pool` < 0. Returns true when a target pool
+    /// is saturated.
     #[napi]
-    /// `batch[..len]`: newline-separated JSON texts, UTF-8 (JS encodes them; see lib/encode.js).
     pub fn submit(&self, pool: i32, batch: &[u8], len: u32, no_drop: bool) -> bool {
         let batch = Bytes::copy_from_slice(prefix(batch, len));
         self.manager

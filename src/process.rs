@@ -82,25 +82,34 @@ impl Process {
 }
 
 impl Drop for Process {
-    /// A process dropped before it was reaped is killed and reaped off the runtime's threads,
-    /// so it never lingers as a zombie.
+    /// A process dropped before it was reaped is killed and reaped, so it never lingers as a
+    /// zombie.
     fn drop(&mut self) {
-        if self.status.is_some() {
-            return;
+        if self.status.is_none() {
+            self.signal(libc::SIGKILL);
+            reap_in_background(self.pid);
         }
-        self.signal(libc::SIGKILL);
-        let pid = self.pid;
-        let _ = std::thread::Builder::new()
-            .name("forkfriend-reap".into())
-            .spawn(move || {
-                let mut raw = 0;
-                // SAFETY: blocking waitpid on our own child.
-                while unsafe { libc::waitpid(pid, &mut raw, 0) } < 0
-                    && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
-                {
-                }
-            });
     }
+}
+
+/// Kills an unreaped child of ours that nothing else will wait for, and reaps it off the
+/// runtime's threads.
+pub fn abandon(pid: libc::pid_t) {
+    // SAFETY: kill(2) on our own unreaped child (its pid cannot be reused before we reap it).
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    reap_in_background(pid);
+}
+
+fn reap_in_background(pid: libc::pid_t) {
+    let _ = std::thread::Builder::new()
+        .name("forkfriend-reap".into())
+        .spawn(move || {
+            let mut raw = 0;
+            // SAFETY: blocking waitpid on our own child.
+            while unsafe { libc::waitpid(pid, &mut raw, 0) } < 0
+                && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
+            {}
+        });
 }
 
 #[cfg(test)]
