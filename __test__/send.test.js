@@ -131,3 +131,24 @@ test('getWorkerStream(script) yields only that pool\'s results; false for an unk
   assert.ok(fromStream.every((m) => typeof m === 'string' && m.startsWith('a|')), 'only pool a results');
   assert.deepEqual(fromStream.map((m) => m.split('|')[1]).sort(), [...Array(10).keys()].map((i) => `m${i}`).sort());
 });
+
+test('text beyond ASCII survives every path: batched, long, alone, and worker.send()', { timeout: 30000 }, async (t) => {
+  const { manager } = createManager(t);
+  const up = collectWorkers(manager, 1);
+  manager.add(ECHO);
+  const [{ worker }] = await up;
+  const sent = [
+    { s: 'héllo wörld' },
+    '日本語のテキスト',
+    { emoji: '😀'.repeat(30000) }, // 60000 UTF-16 units, 120 KB of UTF-8: still batched
+    'ü'.repeat(70000), // long enough to cross alone
+    { lone: '\ud800 and \udfff' }, // JSON.stringify escapes lone surrogates
+    [1, 'ß', { deep: ['€'] }],
+  ];
+  const got = collectMessages(manager, sent.length);
+  for (const m of sent) manager.send(m, ECHO); // one tick: batches around the long one
+  assert.deepEqual((await got).map((r) => r.message), sent);
+  const direct = nextMessage(manager);
+  worker.send({ direct: 'ñandú' });
+  assert.deepEqual((await direct).message, { direct: 'ñandú' });
+});

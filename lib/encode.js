@@ -1,40 +1,76 @@
 'use strict'
-// UTF-8 encoding of outgoing JSON text into one reused buffer. Node's own encoder is several
+// UTF-8 encoding of outgoing JSON text straight into Buffers. Node's own encoder is several
 // times faster than Node-API's string conversion (a 16 KB text: ~2 µs against ~20 µs on the
-// bench machine). The core copies the bytes before its call returns, so the buffer is free
-// again at once; JS is single-threaded, so one buffer serves every manager.
+// bench machine), and encoding each line as it is queued needs no joined string. The core
+// copies the bytes before its call returns, so the buffers are reused at once.
 
-/** Largest buffer kept for reuse; longer texts get a buffer of their own. */
+/** Largest buffer kept for reuse by encode(); longer texts get a buffer of their own. */
 const KEEP_BYTES = 4 << 20
 
-// Buffer#utf8Write is what Buffer#write(text, 0) ends in, minus its argument parsing (about
-// half the time for a 16 KB text); it exists in every Node version we support.
+// Buffer#utf8Write is what Buffer#write ends in, minus its argument parsing (about half the
+// time for a 16 KB text); it exists in every Node version we support.
 const writeUtf8 = typeof Buffer.prototype.utf8Write === 'function'
-  ? (buf, text) => buf.utf8Write(text, 0)
-  : (buf, text) => buf.write(text, 0)
+  ? (buf, text, at) => buf.utf8Write(text, at)
+  : (buf, text, at) => buf.write(text, at)
+
+/** A size >= need: `size` doubled as often as needed. */
+function grown (size, need) {
+  while (size < need) size *= 2
+  return size
+}
 
 const encoded = { buffer: Buffer.allocUnsafe(64 << 10), length: 0 }
 let staging = encoded.buffer
 
-/** Encodes `text`; the bytes are encoded.buffer[0, encoded.length) until the next call. */
+/**
+ * Encodes one `text`; the bytes are encoded.buffer[0, encoded.length) until the next call.
+ * JS is single-threaded, so one buffer serves every manager.
+ */
 function encode (text) {
   let buf = staging
   // A UTF-16 code unit takes at most 3 bytes in UTF-8.
   if (text.length * 3 > buf.length) {
     const need = Buffer.byteLength(text)
     if (need > buf.length) {
-      if (need > KEEP_BYTES) {
-        buf = Buffer.allocUnsafe(need)
-      } else {
-        let size = buf.length
-        while (size < need) size *= 2
-        buf = staging = Buffer.allocUnsafe(size)
-      }
+      if (need > KEEP_BYTES) buf = Buffer.allocUnsafe(need)
+      else buf = staging = Buffer.allocUnsafe(grown(buf.length, need))
     }
   }
   encoded.buffer = buf
-  encoded.length = writeUtf8(buf, text)
+  encoded.length = writeUtf8(buf, text, 0)
   return encoded
 }
 
-module.exports = { encode }
+/**
+ * Newline-separated lines, encoded as they are added, for one crossing into the core.
+ * Its buffer stays as large as the largest batch (a caller bounds that).
+ */
+class LineBatch {
+  constructor () {
+    this.buffer = Buffer.allocUnsafe(64 << 10)
+    this.length = 0 // bytes
+    this.count = 0 // lines
+    this.chars = 0 // UTF-16 code units of the lines
+  }
+
+  add (line) {
+    const need = this.length + 1 + line.length * 3
+    if (need > this.buffer.length) {
+      const bigger = Buffer.allocUnsafe(grown(this.buffer.length, need))
+      this.buffer.copy(bigger, 0, 0, this.length)
+      this.buffer = bigger
+    }
+    if (this.count > 0) this.buffer[this.length++] = 10 // '\n'
+    this.length += writeUtf8(this.buffer, line, this.length)
+    this.count++
+    this.chars += line.length
+  }
+
+  clear () {
+    this.length = 0
+    this.count = 0
+    this.chars = 0
+  }
+}
+
+module.exports = { encode, LineBatch }

@@ -8,7 +8,7 @@ const { Core } = require('../binding.js')
 const { normalizeConfig, coreConfig, poolSpec, stringArray } = require('./options')
 const { invalidArgType, outOfRange, stopped } = require('./errors')
 const { serialize } = require('./serialize')
-const { encode } = require('./encode')
+const { encode, LineBatch } = require('./encode')
 const { Worker } = require('./worker')
 const { handleBatch } = require('./events')
 const defaultBalance = require('./balance')
@@ -17,10 +17,9 @@ const BROADCAST = -1
 // Messages (or bytes of them) gathered before one crossing into the core: a send() loop
 // flushes at this size, otherwise the batch goes once per tick.
 const BATCH_MESSAGES = 512
-const BATCH_BYTES = 256 * 1024
-// A message this long crosses alone: copying it into a joined batch would cost more than
-// the call it saves.
-const ALONE_BYTES = 4096
+const BATCH_CHARS = 256 * 1024
+// A message this long crosses alone: batching it would only grow the batch buffer.
+const ALONE_CHARS = 64 * 1024
 
 function checkCount (name, n) {
   if (typeof n !== 'number') throw invalidArgType(name, 'of type number', n)
@@ -42,8 +41,7 @@ class Manager extends Duplex {
     this._pools = new Map() // script -> pool
     this._poolsById = new Map() // id -> pool (kept for late events)
     this._workersById = new Map()
-    this._pending = [] // serialized lines waiting for one crossing
-    this._pendingBytes = 0
+    this._pending = new LineBatch() // serialized lines waiting for one crossing
     this._pendingTarget = undefined
     this._pendingNoDrop = false
     this._flushScheduled = false
@@ -198,7 +196,7 @@ class Manager extends Duplex {
       this._queue(target, line)
       // Batch while workers take messages; when none can, the caller needs an exact answer.
       const ready = pool ? this._poolReady(pool) : this._targetReady(BROADCAST)
-      if (this._pending.length >= BATCH_MESSAGES || this._pendingBytes >= BATCH_BYTES || !ready) this._flush()
+      if (this._pending.count >= BATCH_MESSAGES || this._pending.chars >= BATCH_CHARS || !ready) this._flush()
     }
     return pool ? !pool.saturated : !this._targetSaturated(BROADCAST)
   }
@@ -208,16 +206,15 @@ class Manager extends Duplex {
   }
 
   _queue (target, line, noDrop = false) {
-    if (line.length >= ALONE_BYTES) {
+    if (line.length >= ALONE_CHARS) {
       this._flush()
       this._noteSaturation(target, this._submit(target, line, noDrop))
       return
     }
-    if ((this._pendingTarget !== target || this._pendingNoDrop !== noDrop) && this._pending.length > 0) this._flush()
+    if ((this._pendingTarget !== target || this._pendingNoDrop !== noDrop) && this._pending.count > 0) this._flush()
     this._pendingTarget = target
     this._pendingNoDrop = noDrop
-    this._pending.push(line)
-    this._pendingBytes += line.length
+    this._pending.add(line)
     if (!this._flushScheduled) {
       this._flushScheduled = true
       process.nextTick(() => this._flush())
@@ -227,14 +224,15 @@ class Manager extends Duplex {
   /** Hands the gathered lines to the core in one call. */
   _flush () {
     this._flushScheduled = false
-    if (this._pending.length === 0) return false
-    const lines = this._pending
-    const target = this._pendingTarget
-    this._pending = []
-    this._pendingBytes = 0
-    if (this.stopped) return false
-    const saturated = this._submit(target, lines.length === 1 ? lines[0] : lines.join('\n'), this._pendingNoDrop)
-    this._noteSaturation(target, saturated)
+    const batch = this._pending
+    if (batch.count === 0) return false
+    if (this.stopped) {
+      batch.clear()
+      return false
+    }
+    const saturated = this._core.submit(this._pendingTarget, batch.buffer, batch.length, this._pendingNoDrop)
+    batch.clear()
+    this._noteSaturation(this._pendingTarget, saturated)
     return saturated
   }
 
@@ -319,7 +317,7 @@ class Manager extends Duplex {
     } else {
       // Same batching as send(), but a stream write is never dropped.
       this._queue(BROADCAST, line, true)
-      if (this._pending.length >= BATCH_MESSAGES || this._pendingBytes >= BATCH_BYTES || !this._targetReady(BROADCAST)) this._flush()
+      if (this._pending.count >= BATCH_MESSAGES || this._pending.chars >= BATCH_CHARS || !this._targetReady(BROADCAST)) this._flush()
     }
     if (this._paused && this._targetSaturated(BROADCAST)) this._writeCallback = callback
     else callback()
