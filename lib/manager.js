@@ -230,6 +230,7 @@ class Manager extends Duplex {
       batch.clear()
       return false
     }
+    batch.seal()
     const saturated = this._core.submit(this._pendingTarget, batch.buffer, batch.length, this._pendingNoDrop)
     batch.clear()
     this._noteSaturation(this._pendingTarget, saturated)
