@@ -32,11 +32,13 @@ module.exports = [
     count: 1000000, size: 100, rssSampleAtMs: FLOOD_STALL_MS - 100, timeoutMs: 240000,
     quick: { count: 200000, args: [1, 1000], rssSampleAtMs: 900 } },
   // startup: add(script, 4) / four fork() calls -> each worker answered a ping.
-  { name: 'startup', kind: 'startup', worker: 'echo', workers: 4, iterations: 5,
+  // Both are dominated by Node booting the worker, which on the bench machine takes either
+  // ~80-90 ms or ~115-130 ms (for fork() and forkfriend alike), so a run takes 9 samples.
+  { name: 'startup', kind: 'startup', worker: 'echo', workers: 4, iterations: 9,
     quick: { iterations: 2 } },
   // respawn: SIGKILL the only worker -> its replacement answered a ping. Kills
   // are 1.2 s apart so forkfriend's respawnInterval (500 ms) and minUptime
   // (1000 ms) crash backoff never apply: we time the respawn path itself.
-  { name: 'respawn', kind: 'respawn', worker: 'echo', workers: 1, iterations: 5, gapMs: 1200,
+  { name: 'respawn', kind: 'respawn', worker: 'echo', workers: 1, iterations: 9, gapMs: 1200,
     quick: { iterations: 2 } }
 ]
