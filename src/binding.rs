@@ -343,9 +343,9 @@ impl Core {
     pub fn take_results<'env>(&self, env: &'env Env) -> Result<Vec<JsString<'env>>> {
         let results = std::mem::take(&mut *self.results.lock().unwrap_or_else(|e| e.into_inner()));
         let texts = results
-            .pieces()
-            .map(|piece| {
-                if piece.is_ascii() {
+            .pieces_with_ascii()
+            .map(|(piece, ascii)| {
+                if ascii {
                     env.create_string_latin1(piece)
                 } else {
                     // SAFETY: the core only puts validated UTF-8 in the results.

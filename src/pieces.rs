@@ -16,8 +16,12 @@ pub struct JsonPieces {
     text: Vec<u8>,
     /// End offset of each closed piece.
     ends: Vec<usize>,
+    /// Whether each closed piece is all ASCII (JS then takes it as a one-byte string).
+    ascii: Vec<bool>,
     /// Start offset of the piece being filled.
     open_at: Option<usize>,
+    /// Whether the piece being filled is all ASCII so far.
+    open_ascii: bool,
 }
 
 impl JsonPieces {
@@ -33,11 +37,14 @@ impl JsonPieces {
             }
             None => self.open(),
         }
+        // Checked here, on the core's thread, so that JS's thread does not scan the text again.
+        self.open_ascii &= json.is_ascii();
         self.text.extend_from_slice(json);
     }
 
     fn open(&mut self) {
         self.open_at = Some(self.text.len());
+        self.open_ascii = true;
         self.text.push(b'[');
     }
 
@@ -46,6 +53,7 @@ impl JsonPieces {
         if self.open_at.take().is_some() {
             self.text.push(b']');
             self.ends.push(self.text.len());
+            self.ascii.push(self.open_ascii);
         }
     }
 
@@ -66,10 +74,16 @@ impl JsonPieces {
             .map(|(s, e)| &self.text[s..e])
     }
 
+    /// The closed pieces, in order, each with whether it is all ASCII.
+    pub fn pieces_with_ascii(&self) -> impl Iterator<Item = (&[u8], bool)> {
+        self.pieces().zip(self.ascii.iter().copied())
+    }
+
     /// Empties the pieces, keeping the memory for the next batch.
     pub fn clear(&mut self) {
         self.text.clear();
         self.ends.clear();
+        self.ascii.clear();
         self.open_at = None;
     }
 
@@ -96,6 +110,20 @@ mod tests {
         p.close();
         let pieces: Vec<&[u8]> = p.pieces().collect();
         assert_eq!(pieces, vec![&b"[{\"a\":1}\n,2\n,\"x\"]"[..]]);
+    }
+
+    #[test]
+    fn each_piece_knows_whether_it_is_ascii() {
+        let mut p = JsonPieces::default();
+        p.push(b"1");
+        p.close();
+        p.push("\"é\"".as_bytes());
+        p.push(b"2");
+        p.close();
+        p.push(b"3");
+        p.close();
+        let flags: Vec<bool> = p.pieces_with_ascii().map(|(_, ascii)| ascii).collect();
+        assert_eq!(flags, vec![true, false, true]);
     }
 
     #[test]
