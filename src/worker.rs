@@ -161,7 +161,7 @@ async fn read_loop(
             drop(ready);
             watch = None;
             tokio::time::sleep(wait).await;
-            match channel.read_into(lines.buffer()) {
+            match read_gathered(&channel, &mut lines) {
                 Ok(0) => return ReadEnd::Eof,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
@@ -186,6 +186,29 @@ async fn read_loop(
             Ok(Some(chunk)) => inner.deliver(id, &chunk),
             Ok(None) => {}
             Err(FrameError::TooLong { limit }) => return ReadEnd::TooLong(limit),
+        }
+    }
+}
+
+/// Most bytes taken in one go after a gathering wait.
+const GATHERED_MAX: usize = 1 << 20;
+
+/// After a gathering wait, reads all the worker wrote meanwhile (up to GATHERED_MAX), not
+/// one buffer of it: with large messages one buffer is a handful of them, and a wait per
+/// handful starves the pipeline. Ok(0) only at end of stream.
+fn read_gathered(channel: &Channel, lines: &mut LineReader) -> io::Result<usize> {
+    let mut total = 0;
+    loop {
+        match channel.read_into(lines.buffer()) {
+            Ok(0) => return Ok(total),
+            Ok(n) => {
+                total += n;
+                if total >= GATHERED_MAX {
+                    return Ok(total);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && total > 0 => return Ok(total),
+            Err(e) => return Err(e),
         }
     }
 }
