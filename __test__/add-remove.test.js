@@ -5,8 +5,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { ChildProcess } = require('node:child_process');
 const {
-  fixture, alive, waitFor, holdsFor, collectWorkers, collectMessages, nextMessage,
-  createManager, startOne, poolPids,
+  fixture, alive, waitFor, holdsFor, collectWorkers, collectMessages, nextMessage, createManager, startOne, poolPids, startPool, argvOf,
 } = require('./helpers');
 
 const A = fixture('a.js');
@@ -18,13 +17,6 @@ const PID = fixture('pid.js');
 // an exit; "no respawn" is then checked over a window several times that long.
 const FAST = { respawnInterval: 20, maxRespawnDelay: 100 };
 const NO_RESPAWN_WINDOW = 600;
-
-/** Ask one worker for its argv directly (worker.send) and return it. */
-async function argvOf(manager, worker) {
-  const reply = nextMessage(manager, (m) => m && m.pid === worker.pid);
-  worker.send('argv?');
-  return (await reply).message.argv;
-}
 
 test('a/b pools: broadcast reaches one worker of each pool, targeted only that pool', { timeout: 30000 }, async (t) => {
   const { manager } = createManager(t);
@@ -100,10 +92,7 @@ test('later add(script) and add(script, n) reuse the first args', { timeout: 300
 });
 
 test('add([a, b]) adds a worker for each script', { timeout: 30000 }, async (t) => {
-  const { manager } = createManager(t);
-  const workers = collectWorkers(manager, 2);
-  manager.add([A, B]);
-  const got = await workers;
+  const { manager, started: got } = await startPool(t, [[A, B]], 2);
   assert.deepEqual(got.map((w) => w.script).sort(), [A, B].sort());
   assert.equal(manager.get(A).length, 1);
   assert.equal(manager.get(B).length, 1);
@@ -125,10 +114,8 @@ test('add(script, 0) and add(script, args, 0) add nothing', { timeout: 30000 }, 
 });
 
 test('remove(script) removes one worker for good', { timeout: 30000 }, async (t) => {
-  const { manager } = createManager(t, FAST);
-  const workers = collectWorkers(manager, 3);
-  manager.add(PID, 3);
-  const before = (await workers).map((w) => w.worker.pid);
+  const { manager, started } = await startPool(t, [PID, 3], 3, FAST);
+  const before = started.map((w) => w.worker.pid);
   manager.remove(PID);
   // The pool list follows the processes: it may drop the worker when it has exited.
   await waitFor(() => manager.get(PID).length === 2, 10000, () => `pool of 2, has ${poolPids(manager, PID)}`);
@@ -140,10 +127,8 @@ test('remove(script) removes one worker for good', { timeout: 30000 }, async (t)
 });
 
 test('remove(script, n) removes n workers for good', { timeout: 30000 }, async (t) => {
-  const { manager } = createManager(t, FAST);
-  const workers = collectWorkers(manager, 3);
-  manager.add(PID, 3);
-  const before = (await workers).map((w) => w.worker.pid);
+  const { manager, started } = await startPool(t, [PID, 3], 3, FAST);
+  const before = started.map((w) => w.worker.pid);
   manager.remove(PID, 2);
   await waitFor(() => manager.get(PID).length === 1, 10000, () => `pool of 1, has ${poolPids(manager, PID)}`);
   const gone = before.filter((pid) => !poolPids(manager, PID).includes(pid));
@@ -153,10 +138,8 @@ test('remove(script, n) removes n workers for good', { timeout: 30000 }, async (
 });
 
 test('remove(script, worker) removes exactly that worker', { timeout: 30000 }, async (t) => {
-  const { manager } = createManager(t, FAST);
-  const workers = collectWorkers(manager, 3);
-  manager.add(PID, 3);
-  const got = (await workers).map((w) => w.worker);
+  const { manager, started } = await startPool(t, [PID, 3], 3, FAST);
+  const got = started.map((w) => w.worker);
   const victim = got[1];
   manager.remove(PID, victim);
   await waitFor(() => !poolPids(manager, PID).includes(victim.pid), 10000, 'the victim to leave the pool');
@@ -171,10 +154,8 @@ test('remove(script, worker) removes exactly that worker', { timeout: 30000 }, a
 });
 
 test('removing the last worker forgets the script', { timeout: 30000 }, async (t) => {
-  const { manager } = createManager(t, FAST);
-  const workers = collectWorkers(manager, 2);
-  manager.add(PID, 2);
-  const pids = (await workers).map((w) => w.worker.pid);
+  const { manager, started } = await startPool(t, [PID, 2], 2, FAST);
+  const pids = started.map((w) => w.worker.pid);
   manager.remove(PID, 2);
   assert.equal(manager.workers[PID], undefined, 'manager.workers[script] is gone');
   assert.equal(manager.get(PID), undefined, 'get(script) is undefined');

@@ -5,7 +5,9 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { fixture, alive, waitFor, waitEvent, collectWorkers, nextMessage, createManager } = require('./helpers');
+const {
+  fixture, alive, waitFor, waitEvent, collectWorkers, nextMessage, createManager, startPool,
+} = require('./helpers');
 
 const GARBAGE = fixture('garbage.js');
 const BIG = fixture('big.js');
@@ -80,10 +82,7 @@ test('a worker that cannot be spawned gives worker-error with an Error; other po
 
 /** Sends `request` to one burst.js worker; resolves with the strings and errors it caused. */
 async function burst(t, request) {
-  const { manager } = createManager(t);
-  const up = collectWorkers(manager, 1);
-  manager.add(BURST);
-  await up;
+  const { manager } = await startPool(t, [BURST]);
   const got = [];
   const errors = [];
   manager.on('message', (m) => got.push(m));

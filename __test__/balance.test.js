@@ -3,15 +3,13 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { fixture, collectWorkers, collectMessages, createManager } = require('./helpers');
+const { fixture, collectMessages, startPool } = require('./helpers');
 
 const PID = fixture('pid.js');
 
 test('a replaced manager.balance decides which worker gets each message (sticky by key)', { timeout: 30000 }, async (t) => {
-  const { manager } = createManager(t);
-  const up = collectWorkers(manager, 3);
-  manager.add(PID, 3);
-  const byPid = (await up).map((w) => w.worker).sort((a, b) => a.pid - b.pid);
+  const { manager, started } = await startPool(t, [PID, 3], 3);
+  const byPid = started.map((w) => w.worker).sort((a, b) => a.pid - b.pid);
   const calls = [];
   manager.balance = function (workers, message) {
     calls.push(message);
@@ -28,10 +26,8 @@ test('a replaced manager.balance decides which worker gets each message (sticky 
 });
 
 test('a replaced manager.filter limits the workers that can be picked', { timeout: 30000 }, async (t) => {
-  const { manager } = createManager(t);
-  const up = collectWorkers(manager, 3);
-  manager.add(PID, 3);
-  const workers = (await up).map((w) => w.worker);
+  const { manager, started } = await startPool(t, [PID, 3], 3);
+  const workers = started.map((w) => w.worker);
   const chosen = workers[2];
   let calls = 0;
   manager.filter = function (candidates) {
@@ -47,10 +43,8 @@ test('a replaced manager.filter limits the workers that can be picked', { timeou
 });
 
 test('the default balancer spreads messages round robin over idle workers', { timeout: 30000 }, async (t) => {
-  const { manager } = createManager(t);
-  const up = collectWorkers(manager, 3);
-  manager.add(PID, 3);
-  const pids = (await up).map((w) => w.worker.pid);
+  const { manager, started } = await startPool(t, [PID, 3], 3);
+  const pids = started.map((w) => w.worker.pid);
   const replies = collectMessages(manager, 30, { filter: (m) => m && m.m && m.m.rr !== undefined });
   for (let i = 0; i < 30; i++) manager.send({ rr: i }, PID);
   const counts = new Map(pids.map((pid) => [pid, 0]));

@@ -4,16 +4,13 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { fixture, alive, collectWorkers, createManager } = require('./helpers');
+const { fixture, alive, startPool } = require('./helpers');
 
 const ECHO = fixture('echo.js');
 const SLOW = fixture('slow.js');
 
 test('close() delivers every queued message, waits for the answers, then ends the workers', { timeout: 60000 }, async (t) => {
-  const { manager, pids } = createManager(t);
-  const up = collectWorkers(manager, 2);
-  manager.add(SLOW, 2);
-  await up;
+  const { manager, pids } = await startPool(t, [SLOW, 2], 2);
   const answered = new Set();
   manager.on('message', (m) => { if (m && m.m && m.m.n !== undefined) answered.add(m.m.n); });
   let drops = 0;
@@ -28,10 +25,7 @@ test('close() delivers every queued message, waits for the answers, then ends th
 });
 
 test('Symbol.asyncDispose closes the manager', { timeout: 30000 }, async (t) => {
-  const { manager, pids } = createManager(t);
-  const up = collectWorkers(manager, 1);
-  manager.add(ECHO);
-  await up;
+  const { manager, pids } = await startPool(t, [ECHO]);
   assert.equal(typeof manager[Symbol.asyncDispose], 'function');
   await manager[Symbol.asyncDispose]();
   assert.equal(manager.stopped, true);

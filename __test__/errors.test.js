@@ -5,7 +5,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const forkfriend = require('..');
-const { fixture, waitFor, waitEvent, collectWorkers, nextMessage, createManager } = require('./helpers');
+const { fixture, waitFor, waitEvent, nextMessage, createManager, startPool } = require('./helpers');
 
 const ECHO = fixture('echo.js');
 
@@ -39,10 +39,7 @@ const unserializable = [
 ];
 
 test('send() of unserializable values throws ERR_FORKFRIEND_UNSERIALIZABLE; the manager keeps working', { timeout: 30000 }, async (t) => {
-  const { manager } = createManager(t);
-  const up = collectWorkers(manager, 1);
-  manager.add(ECHO);
-  await up;
+  const { manager } = await startPool(t, [ECHO]);
   for (const [i, { name, value }] of unserializable.entries()) {
     for (const script of [undefined, ECHO]) {
       assert.throws(() => manager.send(value, script),
@@ -77,10 +74,7 @@ test('remove() of an unknown script is a no-op', { timeout: 30000 }, (t) => {
 });
 
 test("stop() twice does not throw and emits 'end' once", { timeout: 30000 }, async (t) => {
-  const { manager } = createManager(t);
-  const up = collectWorkers(manager, 1);
-  manager.add(ECHO);
-  await up;
+  const { manager } = await startPool(t, [ECHO]);
   let ends = 0;
   manager.on('end', () => { ends++; });
   manager.stop();
@@ -93,10 +87,7 @@ test("stop() twice does not throw and emits 'end' once", { timeout: 30000 }, asy
 });
 
 test("send() after stop() returns false and emits 'drop'", { timeout: 30000 }, async (t) => {
-  const { manager } = createManager(t);
-  const up = collectWorkers(manager, 1);
-  manager.add(ECHO);
-  await up;
+  const { manager } = await startPool(t, [ECHO]);
   manager.stop();
   const drops = [];
   manager.on('drop', (script, message) => drops.push({ script, message }));

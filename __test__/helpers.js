@@ -194,16 +194,28 @@ function createManager(t, config) {
 }
 
 /**
- * A manager (see createManager) with one worker of `script` up.
- * Returns { manager, pids, worker }.
+ * A manager (cleaned up with `t`) on which `manager.add(...addArgs)` has brought up `count`
+ * workers. Resolves with what createManager returns plus `started`: those workers'
+ * `{ script, args, worker }`, in the order they came up.
  */
-async function startOne(t, script, config, args) {
+async function startPool(t, addArgs, count = 1, config) {
   const made = createManager(t, config);
-  const up = collectWorkers(made.manager, 1);
-  if (args) made.manager.add(script, args, 1);
-  else made.manager.add(script);
-  const [{ worker }] = await up;
-  return { ...made, worker };
+  const up = collectWorkers(made.manager, count);
+  made.manager.add(...addArgs);
+  return { ...made, started: await up };
+}
+
+/** startPool() with one worker of `script` (started with `args` if given): adds `worker`. */
+async function startOne(t, script, config, args) {
+  const { started, ...made } = await startPool(t, args ? [script, args, 1] : [script], 1, config);
+  return { ...made, worker: started[0].worker };
+}
+
+/** Asks one argv.js worker for its argv directly (worker.send) and returns it. */
+async function argvOf(manager, worker) {
+  const reply = nextMessage(manager, (m) => m && m.pid === worker.pid);
+  worker.send('argv?');
+  return (await reply).message.argv;
 }
 
 /** Pids of the live workers of `script` according to manager.get(). */
@@ -214,6 +226,8 @@ function poolPids(manager, script) {
 
 module.exports = {
   startOne,
+  startPool,
+  argvOf,
   PKG_ROOT,
   FIXTURES,
   fixture,

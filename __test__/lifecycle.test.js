@@ -7,17 +7,14 @@ const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const { once } = require('node:events');
 const {
-  PKG_ROOT, fixture, alive, waitFor, waitEvent, collectWorkers, nextMessage, createManager,
+  PKG_ROOT, fixture, alive, waitFor, waitEvent, collectWorkers, nextMessage, startOne,
 } = require('./helpers');
 
 const PAUSABLE = fixture('pausable.js');
 
 test('a worker paused longer than pausedWorkerTimeout is killed and respawned', { timeout: 30000 }, async (t) => {
   const timeout = 400;
-  const { manager } = createManager(t, { pausedWorkerTimeout: timeout, respawnInterval: 50 });
-  const up = collectWorkers(manager, 1);
-  manager.add(PAUSABLE, ['--pause-at-start'], 1);
-  const [{ worker }] = await up;
+  const { manager, worker } = await startOne(t, PAUSABLE, { pausedWorkerTimeout: timeout, respawnInterval: 50 }, ['--pause-at-start']);
   const exited = waitEvent(manager, 'worker-exit', { filter: (c, s, a, w) => w === worker });
   await nextMessage(manager, (m) => m && m.paused === worker.pid);
   const pausedAt = performance.now();
@@ -31,10 +28,7 @@ test('a worker paused longer than pausedWorkerTimeout is killed and respawned', 
 });
 
 test('lostInTheWoods works like pausedWorkerTimeout', { timeout: 30000 }, async (t) => {
-  const { manager } = createManager(t, { lostInTheWoods: 300, respawnInterval: 50 });
-  const up = collectWorkers(manager, 1);
-  manager.add(PAUSABLE, ['--pause-at-start'], 1);
-  const [{ worker }] = await up;
+  const { manager, worker } = await startOne(t, PAUSABLE, { lostInTheWoods: 300, respawnInterval: 50 }, ['--pause-at-start']);
   await waitEvent(manager, 'worker-exit', { filter: (c, s, a, w) => w === worker });
   await waitFor(() => !alive(worker.pid), 10000, `worker ${worker.pid} to be dead`);
 });

@@ -3,15 +3,9 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { fixture, alive, waitFor, collectWorkers, nextMessage, createManager, poolPids } = require('./helpers');
+const { fixture, alive, waitFor, collectWorkers, createManager, poolPids, argvOf } = require('./helpers');
 
 const ARGV = fixture('argv.js');
-
-async function argvOf(manager, worker) {
-  const reply = nextMessage(manager, (m) => m && m.pid === worker.pid);
-  worker.send('argv?');
-  return (await reply).message.argv;
-}
 
 test('refork(script) replaces every worker: new pids, same pool size and args', { timeout: 30000 }, async (t) => {
   const { manager } = createManager(t);

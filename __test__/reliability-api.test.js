@@ -7,7 +7,9 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { Writable } = require('node:stream');
 const forkfriend = require('..');
-const { createManager, collectWorkers, nextMessage, waitEvent, alive, exists, waitFor } = require('./helpers');
+const {
+  createManager, collectWorkers, nextMessage, waitEvent, alive, exists, waitFor, startPool,
+} = require('./helpers');
 const { rfixture, within } = require('./reliability-support');
 
 const ECHO = rfixture('echo-pid.js');
@@ -205,10 +207,7 @@ test('add/remove/send/refork/get/getWorkerStream/write/worker methods on a live 
 test('write() of a value JSON cannot encode is an error event on the stream (and ends the manager)', { timeout: 20000 }, async (t) => {
   for (const [name, value] of [['circular', circular()], ['undefined', undefined], ['BigInt', 1n]]) {
     await t.test(name, async () => {
-      const { manager, pids } = createManager(t);
-      const up = collectWorkers(manager, 1);
-      manager.add(ECHO);
-      await up;
+      const { manager, pids } = await startPool(t, [ECHO]);
       const errored = waitEvent(manager, 'error', { ms: 5000 });
       let cbErr;
       manager.write(value, (err) => { cbErr = err; });
@@ -272,10 +271,7 @@ async function afterEnd(t, manager, pids, label) {
 }
 
 test('calls after stop()', { timeout: 30000 }, async (t) => {
-  const { manager, pids } = createManager(t);
-  const up = collectWorkers(manager, 1);
-  manager.add(ECHO);
-  await up;
+  const { manager, pids } = await startPool(t, [ECHO]);
   const ended = waitEvent(manager, 'end', { ms: 5000 });
   manager.stop();
   await ended;
@@ -283,10 +279,7 @@ test('calls after stop()', { timeout: 30000 }, async (t) => {
 });
 
 test('calls after close()', { timeout: 30000 }, async (t) => {
-  const { manager, pids } = createManager(t);
-  const up = collectWorkers(manager, 1);
-  manager.add(ECHO);
-  await up;
+  const { manager, pids } = await startPool(t, [ECHO]);
   const ended = waitEvent(manager, 'end', { ms: 10000 });
   await within(manager.close(), 10000, 'close()');
   await ended;
@@ -294,10 +287,7 @@ test('calls after close()', { timeout: 30000 }, async (t) => {
 });
 
 test('calls during close(): send() is refused with a drop; add() leaves no process behind', { timeout: 30000 }, async (t) => {
-  const { manager, pids } = createManager(t);
-  const up = collectWorkers(manager, 1);
-  manager.add(ECHO);
-  await up;
+  const { manager, pids } = await startPool(t, [ECHO]);
   const drops = [];
   manager.on('drop', (s, m) => drops.push(m));
   const spawned = [];

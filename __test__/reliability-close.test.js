@@ -7,7 +7,9 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { createManager, collectWorkers, collectMessages, nextMessage, alive, exists, waitFor } = require('./helpers');
+const {
+  createManager, collectWorkers, collectMessages, nextMessage, alive, exists, waitFor, startPool,
+} = require('./helpers');
 const { rfixture, within } = require('./reliability-support');
 
 const ECHO = rfixture('echo-pid.js');
@@ -75,10 +77,7 @@ test('close() while a worker spins without reading: ERR_WORKER_STALLED, then SIG
 });
 
 test('close() delivers every queued message: send 1000, close(), 1000 results, no process left', { timeout: 30000 }, async (t) => {
-  const { manager, pids } = createManager(t);
-  const up = collectWorkers(manager, 4);
-  manager.add(ECHO, 4);
-  await up;
+  const { manager, pids } = await startPool(t, [ECHO, 4], 4);
   const seen = new Set();
   let drops = 0;
   manager.on('message', (m) => { if (m && m.m && m.m.n !== undefined) seen.add(m.m.n); });
@@ -97,10 +96,7 @@ test('close() delivers every queued message: send 1000, close(), 1000 results, n
 });
 
 test('Symbol.asyncDispose closes gracefully (what `await using` calls)', { timeout: 30000 }, async (t) => {
-  const { manager, pids } = createManager(t);
-  const up = collectWorkers(manager, 2);
-  manager.add(ECHO, 2);
-  await up;
+  const { manager, pids } = await startPool(t, [ECHO, 2], 2);
   const answered = collectMessages(manager, 100, { filter: (m) => m && m.m && m.m.n !== undefined });
   for (let n = 0; n < 100; n++) manager.send({ n }, ECHO);
   const disposed = manager[Symbol.asyncDispose]();
@@ -112,10 +108,7 @@ test('Symbol.asyncDispose closes gracefully (what `await using` calls)', { timeo
 });
 
 test('close() twice returns the same promise, and a settled one after it resolved', { timeout: 30000 }, async (t) => {
-  const { manager, pids } = createManager(t);
-  const up = collectWorkers(manager, 1);
-  manager.add(ECHO);
-  await up;
+  const { manager, pids } = await startPool(t, [ECHO]);
   const a = manager.close();
   const b = manager.close();
   assert.equal(a, b, 'the same promise');

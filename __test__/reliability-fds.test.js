@@ -13,7 +13,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { fork } = require('node:child_process');
 const { once } = require('node:events');
-const { createManager, collectWorkers, collectMessages, waitFor, alive } = require('./helpers');
+const { collectMessages, waitFor, alive, startPool, startOne } = require('./helpers');
 const { rfixture, within, killOnExit } = require('./reliability-support');
 
 const FDS = rfixture('fds.js');
@@ -55,10 +55,8 @@ test("a worker's /proc/self/fd lists only its stdio, its own channel and Node's 
   baselineChild.send('list');
   const [baseline] = await within(once(baselineChild, 'message'), 15000, "the fork() baseline's fd list");
 
-  const { manager } = createManager(t, { fork: { execArgv: [] } });
-  const up = collectWorkers(manager, 3);
-  manager.add(FDS, 3);
-  const workers = (await up).map((w) => w.worker);
+  const { manager, started } = await startPool(t, [FDS, 3], 3, { fork: { execArgv: [] } });
+  const workers = started.map((w) => w.worker);
   // Ask only once all 3 are running, so each could have inherited the others' channels.
   const replies = collectMessages(manager, 3, { filter: (m) => m && m.m === 'list' });
   for (const w of workers) w.send('list');
@@ -111,10 +109,7 @@ test('script path, execPath, cwd and args with spaces, quotes, ; and $(...) are 
     `$(touch ${JSON.stringify(sentinel)})`, '*', '', ' leading and trailing ', 'new\nline', '\\back\\slash', '--inspect', '|', '&&', '>out'];
   const cwd = path.dirname(ARGV);
 
-  const { manager } = createManager(t, { fork: { execPath, execArgv: [], cwd } });
-  const up = collectWorkers(manager, 1);
-  manager.add(ARGV, args);
-  const [{ worker }] = await up;
+  const { manager, worker } = await startOne(t, ARGV, { fork: { execPath, execArgv: [], cwd } }, args);
   const reply = collectMessages(manager, 1, { filter: (m) => m && m.m === 'argv' });
   worker.send('argv');
   const [{ message }] = await reply;

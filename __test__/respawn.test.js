@@ -7,7 +7,7 @@ const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const { once } = require('node:events');
 const {
-  fixture, alive, waitFor, waitEvent, collectWorkers, collectMessages, nextMessage, createManager, startOne,
+  fixture, alive, waitFor, waitEvent, collectWorkers, collectMessages, nextMessage, createManager, startOne, startPool,
 } = require('./helpers');
 
 const PID = fixture('pid.js');
@@ -77,10 +77,8 @@ test("{__forkfriend:'end'} makes the manager kill and respawn that worker", { ti
 });
 
 test('a paused worker gets no messages until it drains; the other worker gets them all', { timeout: 30000 }, async (t) => {
-  const { manager } = createManager(t);
-  const up = collectWorkers(manager, 2);
-  manager.add(PAUSABLE, 2);
-  const [x, y] = (await up).map((w) => w.worker);
+  const { manager, started } = await startPool(t, [PAUSABLE, 2], 2);
+  const [x, y] = started.map((w) => w.worker);
 
   const pausedAck = nextMessage(manager, (m) => m && m.paused === x.pid);
   x.send({ cmd: 'pause' });
@@ -143,10 +141,8 @@ test('respawns of a dying script are spaced by respawnInterval', { timeout: 6000
 test('worker exits are still seen while the application spawns its own children', { timeout: 30000 }, async (t) => {
   // libuv installs (and later resets) its own SIGCHLD handler when the host app
   // uses child_process; exit detection must not depend on SIGCHLD.
-  const { manager } = createManager(t, { respawnInterval: 50 });
-  const up = collectWorkers(manager, 2);
-  manager.add(PID, 2);
-  const [w1, w2] = (await up).map((w) => w.worker);
+  const { manager, started } = await startPool(t, [PID, 2], 2, { respawnInterval: 50 });
+  const [w1, w2] = started.map((w) => w.worker);
 
   const first = spawn(process.execPath, ['-e', '0']);
   await once(first, 'exit'); // the app's children are all gone now

@@ -7,7 +7,7 @@ const assert = require('node:assert/strict');
 const { Readable } = require('node:stream');
 const { once } = require('node:events');
 const {
-  fixture, waitFor, waitEvent, collectWorkers, collectMessages, nextMessage, createManager,
+  fixture, waitFor, waitEvent, collectWorkers, collectMessages, nextMessage, createManager, startPool, startOne,
 } = require('./helpers');
 
 const ECHO = fixture('echo.js');
@@ -16,10 +16,7 @@ const A = fixture('a.js');
 const B = fixture('b.js');
 
 test('send() returns a boolean and the message is answered', { timeout: 30000 }, async (t) => {
-  const { manager } = createManager(t);
-  const up = collectWorkers(manager, 1);
-  manager.add(ECHO);
-  await up;
+  const { manager } = await startPool(t, [ECHO]);
   const targeted = nextMessage(manager, (m) => m && m.k === 'targeted');
   const r1 = manager.send({ k: 'targeted' }, ECHO);
   assert.equal(typeof r1, 'boolean');
@@ -31,10 +28,7 @@ test('send() returns a boolean and the message is answered', { timeout: 30000 },
 });
 
 test("send() to an unknown script returns true, emits 'drop' and delivers nothing", { timeout: 30000 }, async (t) => {
-  const { manager } = createManager(t);
-  const up = collectWorkers(manager, 1);
-  manager.add(ECHO);
-  await up;
+  const { manager } = await startPool(t, [ECHO]);
   const seen = [];
   manager.on('message', (m) => seen.push(m));
   const dropped = waitEvent(manager, 'drop');
@@ -133,10 +127,7 @@ test('getWorkerStream(script) yields only that pool\'s results; false for an unk
 });
 
 test('text beyond ASCII survives every path: batched, long, alone, and worker.send()', { timeout: 30000 }, async (t) => {
-  const { manager } = createManager(t);
-  const up = collectWorkers(manager, 1);
-  manager.add(ECHO);
-  const [{ worker }] = await up;
+  const { manager, worker } = await startOne(t, ECHO);
   const sent = [
     { s: 'héllo wörld' },
     '日本語のテキスト',

@@ -8,7 +8,7 @@ const { ChildProcess, execFile } = require('node:child_process');
 const { once } = require('node:events');
 const { promisify } = require('node:util');
 const {
-  PKG_ROOT, fixture, alive, waitFor, waitEvent, collectWorkers, nextMessage, createManager,
+  PKG_ROOT, fixture, alive, waitFor, waitEvent, collectWorkers, nextMessage, createManager, startPool, startOne,
 } = require('./helpers');
 
 const PID = fixture('pid.js');
@@ -17,10 +17,7 @@ const EXIT = fixture('exit-on-message.js');
 const DISCONNECT = fixture('disconnect-on-message.js');
 
 async function oneWorker(t, script, config) {
-  const { manager } = createManager(t, config);
-  const up = collectWorkers(manager, 1);
-  manager.add(script);
-  const [{ worker }] = await up;
+  const { manager, worker } = await startOne(t, script, config);
   return { manager, worker };
 }
 
@@ -37,10 +34,8 @@ test('a worker is a ChildProcess with a numeric pid of a live process', { timeou
 });
 
 test('worker.send() reaches that worker; its reply is a message event on it and on the manager', { timeout: 30000 }, async (t) => {
-  const { manager } = createManager(t);
-  const up = collectWorkers(manager, 3);
-  manager.add(PID, 3);
-  const workers = (await up).map((w) => w.worker);
+  const { manager, started } = await startPool(t, [PID, 3], 3);
+  const workers = started.map((w) => w.worker);
   for (const [i, w] of workers.entries()) {
     const onWorker = once(w, 'message');
     const onManager = nextMessage(manager, (m) => m && m.m && m.m.direct === i);
