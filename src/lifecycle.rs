@@ -6,7 +6,7 @@ use std::os::fd::IntoRawFd;
 use std::process::ExitStatus;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::{mpsc, Notify};
 
@@ -14,7 +14,7 @@ use crate::channel::Channel;
 use crate::drain;
 use crate::events::{Event, PoolId, WorkerId};
 use crate::manager::{runtime, spawn_task, Inner};
-use crate::respawn::RespawnPolicy;
+use crate::respawn::{killed_from_outside, Death, RespawnPolicy};
 use crate::spawner::Spawned;
 use crate::state::{Leave, Queued, State, Worker, WorkerIo};
 use crate::worker;
@@ -84,16 +84,27 @@ impl Inner {
                 w.pid = Some(pid);
                 w.started = Instant::now();
                 w.io = Some(io);
-                if w.leave.is_some() {
-                    w.terminate();
+                if matches!(w.leave, Some(Leave::Remove | Leave::Stop)) {
+                    // Removed (or stopped) before it was up: 0.0.7 never forked such a
+                    // worker, so it is killed without a word to JS.
+                    w.unseen = true;
+                    parts.process.signal(libc::SIGKILL);
+                    for fd in stdio.into_iter().filter(|fd| *fd >= 0) {
+                        // SAFETY: these fds were just made for this worker and are owned here.
+                        unsafe { libc::close(fd) };
+                    }
+                } else {
+                    if w.leave.is_some() {
+                        w.terminate();
+                    }
+                    w.wake_writer();
+                    self.events.push(Event::Spawned {
+                        pool: w.pool,
+                        worker: id,
+                        pid,
+                        stdio,
+                    });
                 }
-                w.wake_writer();
-                self.events.push(Event::Spawned {
-                    pool: w.pool,
-                    worker: id,
-                    pid,
-                    stdio,
-                });
                 Some(w.pool)
             }
             None => {
@@ -123,7 +134,7 @@ impl Inner {
             p.members.retain(|m| *m != id);
         }
         if w.leave.is_none() {
-            self.maybe_respawn(&mut st, w.pool, Duration::ZERO);
+            self.maybe_respawn(&mut st, w.pool, Death::at_start());
         }
         self.check_finished(&mut st);
     }
@@ -166,7 +177,7 @@ impl Inner {
     }
 
     /// Schedules a replacement when the pool still wants one.
-    fn maybe_respawn(self: &Arc<Self>, st: &mut State, pool: PoolId, uptime: Duration) {
+    fn maybe_respawn(self: &Arc<Self>, st: &mut State, pool: PoolId, death: Death) {
         let finishing = st.finishing;
         if st.stopped {
             return;
@@ -179,7 +190,7 @@ impl Inner {
             return;
         }
         let now = Instant::now();
-        let plan = p.respawn.schedule(&self.policy(), now, uptime);
+        let plan = p.respawn.schedule(&self.policy(), now, death);
         p.scheduled += 1;
         let delay = plan.at.saturating_duration_since(now);
         self.events.push(Event::Respawn {
@@ -230,13 +241,15 @@ impl Inner {
             Err(_) => (None, None),
         };
         let expected = w.terminating || w.leave.is_some();
-        self.events.push(Event::Exit {
-            pool: w.pool,
-            worker: id,
-            code,
-            signal,
-            expected,
-        });
+        if !w.unseen {
+            self.events.push(Event::Exit {
+                pool: w.pool,
+                worker: id,
+                code,
+                signal,
+                expected,
+            });
+        }
         let stopped = st.stopped;
         if let Some(p) = st.pools.get_mut(&w.pool) {
             p.members.retain(|m| *m != id);
@@ -246,7 +259,13 @@ impl Inner {
                     self.start_worker(&mut st, w.pool);
                 }
                 Some(_) => {}
-                None => self.maybe_respawn(&mut st, w.pool, w.started.elapsed()),
+                None => {
+                    let death = Death {
+                        uptime: w.started.elapsed(),
+                        killed: signal.is_some_and(killed_from_outside),
+                    };
+                    self.maybe_respawn(&mut st, w.pool, death)
+                }
             }
             self.after_change(&mut st, w.pool);
         }
@@ -260,7 +279,7 @@ impl Inner {
         let Some(w) = st.workers.get_mut(&id) else {
             return;
         };
-        if w.leave != Some(Leave::Finish) && w.leave != Some(Leave::Stop) {
+        if w.leave != Some(Leave::Finish) && w.leave != Some(Leave::Stop) && !w.unseen {
             self.events.push(Event::Disconnect {
                 pool: w.pool,
                 worker: id,
@@ -283,7 +302,7 @@ impl Inner {
         code: &'static str,
         message: String,
     ) {
-        if let Some(w) = st.workers.get(&id) {
+        if let Some(w) = st.workers.get(&id).filter(|w| !w.unseen) {
             self.events.push(Event::WorkerError {
                 pool: w.pool,
                 worker: id,

@@ -78,6 +78,8 @@ pub struct Worker {
     pub closed_at: Option<Instant>,
     /// Stall watch while closing: (bytes it had not read, since when unchanged).
     pub stall: Option<(i32, Instant)>,
+    /// Removed or stopped before its process was up: JS never hears of it (no events).
+    pub unseen: bool,
 }
 
 impl Worker {
@@ -102,6 +104,7 @@ impl Worker {
             retiring_since: None,
             closed_at: None,
             stall: None,
+            unseen: false,
         }
     }
 

@@ -23,6 +23,8 @@ const EXIT_GRACE: Duration = Duration::from_millis(50);
 /// How long a dead worker's channel may stay open with nothing to read before the reader is
 /// stopped (a grandchild may hold the channel open).
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(1);
+/// How often a dead worker's channel is looked at while its reader drains it.
+const DRAIN_POLL: Duration = Duration::from_millis(5);
 
 /// What the supervisor is handed for one started worker.
 pub(crate) struct Parts {
@@ -102,25 +104,30 @@ pub(crate) async fn supervise(inner: Arc<Inner>, id: WorkerId, parts: Parts) {
     inner.on_exit(id, status);
 }
 
-/// Lets the reader take what a dead worker left in its channel. Unread output keeps it going
-/// however long the consumer needs (until the manager stops: then nobody will read it); an
-/// open channel with nothing in it is given up on.
+/// Lets the reader take what a dead worker left in its channel, so its last results come
+/// before its exit. Unread output keeps it going however long the consumer needs; but once
+/// the manager has stopped nobody will read it, and a reader parked by flow control with
+/// nothing unread has nothing left to take: both end at once, so the exit is reported within
+/// a few ms of the process ending. A flowing reader on an open channel with nothing in it (a
+/// grandchild may hold it) is given up on after `DRAIN_AFTER_EXIT`.
 async fn drain_after_exit(inner: &Inner, reader: &mut tokio::task::JoinHandle<ReadEnd>, fd: i32) {
     let mut idle_since = Instant::now();
     loop {
-        match tokio::time::timeout(Duration::from_millis(100), &mut *reader).await {
-            Ok(_) => return,
-            Err(_) => {
-                let mut unread: libc::c_int = 0;
-                // SAFETY: FIONREAD writes one int; the reader's Arc keeps the socket open.
-                let ok = unsafe { libc::ioctl(fd, libc::FIONREAD as _, &mut unread) } == 0;
-                if ok && unread > 0 && !inner.lock().stopped {
-                    idle_since = Instant::now();
-                } else if idle_since.elapsed() >= DRAIN_AFTER_EXIT {
-                    reader.abort();
-                    return;
-                }
-            }
+        if inner.lock().stopped {
+            reader.abort();
+            return;
+        }
+        let mut unread: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int; the reader's Arc keeps the socket open.
+        let ok = unsafe { libc::ioctl(fd, libc::FIONREAD as _, &mut unread) } == 0;
+        if ok && unread > 0 {
+            idle_since = Instant::now();
+        } else if !*inner.flowing.borrow() || idle_since.elapsed() >= DRAIN_AFTER_EXIT {
+            reader.abort();
+            return;
+        }
+        if tokio::time::timeout(DRAIN_POLL, &mut *reader).await.is_ok() {
+            return;
         }
     }
 }
