@@ -25,6 +25,9 @@ declare namespace forkfriend {
 
   type StdioMode = 'inherit' | 'pipe' | 'ignore'
 
+  /** Worker args as given to `add()`. */
+  type Args = Array<string | number | boolean>
+
   interface Config {
     /** Minimum milliseconds between (re)spawns of one script. Default 500. */
     respawnInterval?: number
@@ -72,6 +75,22 @@ declare namespace forkfriend {
     drains: number
   }
 
+  /** `manager.stats`: the live counters 0.0.7 kept (`getStats()` derives its rates from them). */
+  interface LiveStats {
+    /** `Date.now()` when the manager was created. */
+    start: number
+    /** Messages accepted by `send()`/`write()`. */
+    messages: number
+    /** Characters of their JSON texts. */
+    length: number
+    /** Milliseconds spent backed up, added at each 'drain'. */
+    paused: number
+    /** Number of 'pause' events. */
+    pauses: number
+    /** Number of 'drain' events. */
+    drains: number
+  }
+
   /** A worker process. Serves code written for `ChildProcess` (`instanceof ChildProcess` holds). */
   interface Worker extends ChildProcess {
     readonly pid: number
@@ -86,8 +105,8 @@ declare namespace forkfriend {
   interface WorkerPool {
     /** Live worker objects of the script. */
     process: Worker[]
-    /** The args every worker of the script gets. */
-    args: string[]
+    /** The args every worker of the script gets, as given to the first `add()` (numbers stay numbers; workers see strings). */
+    args: Args
   }
 
   // `filter` is the manager's worker filter (0.0.7 API), not Readable's iterator helper;
@@ -97,11 +116,19 @@ declare namespace forkfriend {
     /** True once stop(), close() or end of input has finished. */
     readonly stopped: boolean
     readonly workers: Record<string, WorkerPool>
+    /** Live counters, as 0.0.7 kept them. */
+    readonly stats: LiveStats
+    /** True while the workers are backed up (between 'pause' and 'drain'). */
+    readonly paused: boolean
+    /** True once input has ended or the manager stopped. */
+    readonly ended: boolean
+    /** The streams `getWorkerStream()` handed out, by script. */
+    readonly workerStreams: Record<string, Readable>
     /** Fork options applied to scripts added from now on (0.0.7 style). */
     options?: ForkOptions
 
     /** Adds `n` (default 1) workers of `script`. The first `args` given for a script are used by all its workers. */
-    add (script: string | string[], args?: Array<string | number | boolean>, n?: number): this
+    add (script: string | string[], args?: Args, n?: number): this
     add (script: string | string[], n?: number): this
     /** Removes one worker, `n` workers, or the given worker, for good. Unknown script: no-op. */
     remove (script: string, which?: number | Worker): this
@@ -109,8 +136,9 @@ declare namespace forkfriend {
     get (script: string): Worker[] | undefined
     /**
      * Sends to one worker of `script`, or to one worker of every pool. Returns false when the
-     * caller should wait for 'drain'. Throws a TypeError (code ERR_FORKFRIEND_UNSERIALIZABLE)
-     * for a message JSON cannot encode.
+     * caller should wait for 'drain'. Messages that overflow `maxQueue` are reported ('drop')
+     * before it returns. Throws a TypeError (code ERR_FORKFRIEND_UNSERIALIZABLE) for a message
+     * JSON cannot encode. After `stop()` it returns false and emits 'drop', and never throws.
      */
     send (message: unknown, script?: string): boolean
     /** Stops now: workers are ended, nothing respawns, queued messages are dropped ('drop'). Emits 'end'. */
@@ -130,10 +158,10 @@ declare namespace forkfriend {
 
     on (event: 'message', listener: (message: any, script: string, worker: Worker) => void): this
     on (event: 'data', listener: (message: any) => void): this
-    on (event: 'worker', listener: (script: string, args: string[], worker: Worker) => void): this
-    on (event: 'worker-exit', listener: (code: number | null, script: string, args: string[], worker: Worker) => void): this
-    on (event: 'worker-disconnect', listener: (script: string, args: string[], worker: Worker) => void): this
-    on (event: 'worker-error', listener: (error: Error | number | string, script: string, args: string[], worker: Worker | undefined) => void): this
+    on (event: 'worker', listener: (script: string, args: Args, worker: Worker) => void): this
+    on (event: 'worker-exit', listener: (code: number | null, script: string, args: Args, worker: Worker) => void): this
+    on (event: 'worker-disconnect', listener: (script: string, args: Args, worker: Worker) => void): this
+    on (event: 'worker-error', listener: (error: Error | number | string, script: string, args: Args, worker: Worker | undefined) => void): this
     on (event: 'worker-aborted', listener: (script: string) => void): this
     on (event: 'worker-respawn', listener: (script: string, delayMs: number, crashes: number) => void): this
     on (event: 'drop', listener: (script: string | undefined, message: any) => void): this

@@ -76,6 +76,9 @@ function onResults (m, workerId, results, start, count) {
     }
     if (emitMessage) m.emit('message', message, script, worker)
     if (workerMessage) worker.emit('message', message)
+    // An object-mode stream cannot carry null (pushing it would end the stream): a worker's
+    // `process.send(null)` is a 'message' event only.
+    if (message === null) continue
     // A listener above may have stopped the manager, which ends the readable sides.
     if (stream && !stream.readableEnded && !m.stopped && !stream.push(message)) pool.streamRoom = false
     if (readable && !m._readableDone && !m.push(message)) m._readableRoom = false

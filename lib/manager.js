@@ -21,6 +21,12 @@ const BATCH_CHARS = 256 * 1024
 // A message this long crosses alone: batching it would only grow the batch buffer.
 const ALONE_CHARS = 64 * 1024
 
+/** Ends a readable side; 'end' is emitted even when nobody reads it (0.0.7 did so on stop). */
+function endStream (stream) {
+  stream.push(null)
+  if (stream.readableFlowing === null) stream.resume()
+}
+
 function checkCount (name, n) {
   if (typeof n !== 'number') throw invalidArgType(name, 'of type number', n)
   if (!Number.isInteger(n) || n < 0) throw outOfRange(name, 'an integer >= 0', n)
@@ -35,6 +41,8 @@ class Manager extends Duplex {
     this.stopped = false
     /** Public: `workers[script] = { process: [worker objects], args }`. */
     this.workers = {}
+    /** Public: `workerStreams[script]` is the stream `getWorkerStream(script)` handed out. */
+    this.workerStreams = {}
     /** Fork options set after creation (0.0.7 style); merged over `config.fork`. */
     this.options = undefined
     this._core = new Core(coreConfig(cfg), () => this._onWake())
@@ -52,7 +60,12 @@ class Manager extends Duplex {
     this._readableDone = false
     this._readableRoom = true
     this._keepAlive = null
-    this._stats = { messages: 0, bytes: 0, start: Date.now(), paused: 0, pauseStart: 0, pauses: 0, drains: 0 }
+    /**
+     * Public, kept live as 0.0.7 kept it: messages accepted, `length` in characters of their
+     * JSON text, `paused` ms spent backed up (added at each drain), pause and drain counts.
+     */
+    this.stats = { paused: 0, messages: 0, length: 0, start: Date.now(), pauses: 0, drains: 0 }
+    this._pauseStart = 0
     this._stoppedPromise = new Promise((resolve) => { this._resolveStopped = resolve })
   }
 
@@ -76,16 +89,17 @@ class Manager extends Duplex {
     n = n === undefined ? 1 : checkCount('n', n)
     if (this.stopped) throw stopped('add workers')
     if (n === 0) return this
-    const pool = this._pools.get(script) ?? this._createPool(script, argv ?? [])
+    // Events and `workers[script].args` show the args as given; workers get strings.
+    const pool = this._pools.get(script) ?? this._createPool(script, args ? [...args] : [], argv ?? [])
     this._core.addWorkers(pool.id, n)
     pool.desired += n
     this._holdOpen()
     return this
   }
 
-  _createPool (script, args) {
+  _createPool (script, args, argv) {
     const options = { ...this.config.fork, ...(this.options || {}) }
-    const spec = poolSpec(script, args, options)
+    const spec = poolSpec(script, argv, options)
     const id = this._core.addPool(spec)
     const pool = { id, script, args, spec, desired: 0, workers: [], saturated: false, stream: null }
     this._pools.set(script, pool)
@@ -122,7 +136,8 @@ class Manager extends Duplex {
   _forgetPool (pool) {
     this._pools.delete(pool.script)
     delete this.workers[pool.script]
-    if (pool.stream) pool.stream.push(null)
+    delete this.workerStreams[pool.script]
+    if (pool.stream) endStream(pool.stream)
     if (this._pools.size === 0) this._letGo()
   }
 
@@ -154,7 +169,8 @@ class Manager extends Duplex {
           this._updateFlow()
         }
       })
-      if (this.stopped) pool.stream.push(null)
+      this.workerStreams[script] = pool.stream
+      if (this.stopped) endStream(pool.stream)
     }
     return pool.stream
   }
@@ -169,12 +185,12 @@ class Manager extends Duplex {
     if (script !== undefined && script !== null && typeof script !== 'string') {
       throw invalidArgType('script', 'of type string', script)
     }
-    const line = serialize(message)
     if (this.stopped || this.writableEnded) {
-      // Stopped, or closing: no new work is accepted.
+      // Stopped, or closing: no new work is accepted (and nothing is thrown, as in 0.0.7).
       this.emit('drop', script, message)
       return false
     }
+    const line = serialize(message)
     let target = BROADCAST
     let pool = null
     if (script !== undefined && script !== null) {
@@ -188,8 +204,8 @@ class Manager extends Duplex {
       this.emit('drop', script, message)
       return true
     }
-    this._stats.messages++
-    this._stats.bytes += line.length
+    this.stats.messages++
+    this.stats.length += line.length
     if (this._customBalancing()) {
       this._route(target, message, line, false)
     } else {
@@ -231,8 +247,9 @@ class Manager extends Duplex {
       return false
     }
     batch.seal()
-    const saturated = this._core.submit(this._pendingTarget, batch.buffer, batch.length, this._pendingNoDrop)
+    const done = this._core.submit(this._pendingTarget, batch.buffer, batch.length, this._pendingNoDrop)
     batch.clear()
+    const saturated = this._afterSubmit(done)
     this._noteSaturation(this._pendingTarget, saturated)
     return saturated
   }
@@ -240,7 +257,24 @@ class Manager extends Duplex {
   /** Hands newline-separated JSON text to the core; true when a target pool is saturated. */
   _submit (target, text, noDrop) {
     const { buffer, length } = encode(text)
-    return this._core.submit(target, buffer, length, noDrop)
+    return this._afterSubmit(this._core.submit(target, buffer, length, noDrop))
+  }
+
+  /**
+   * The core answers a submit with `saturated`, or, when queues overflowed, with the
+   * messages it dropped: they are reported now, inside the send() that overflowed.
+   */
+  _afterSubmit (done) {
+    if (typeof done === 'boolean') return done
+    const { runs, messages } = done
+    const dropped = JSON.parse(messages)
+    let d = 0
+    for (let i = 0; i < runs.length; i += 3) {
+      // A message sent to every pool is reported like 0.0.7 did: without a script.
+      const script = runs[i + 2] ? undefined : this._poolsById.get(runs[i])?.script
+      for (let k = 0; k < runs[i + 1]; k++) this.emit('drop', script, dropped[d++])
+    }
+    return done.saturated
   }
 
   _noteSaturation (target, saturated) {
@@ -299,8 +333,32 @@ class Manager extends Duplex {
 
   // ---- the stream --------------------------------------------------------------------
 
+  /**
+   * After stop() a write is dropped ('drop', false) instead of failing: a source that is
+   * still producing when the app stops the manager must not crash it (0.0.7 returned false).
+   */
+  write (chunk, encoding, callback) {
+    if (!this.stopped) return super.write(chunk, encoding, callback)
+    this.emit('drop', undefined, chunk)
+    const cb = typeof encoding === 'function' ? encoding : callback
+    if (typeof cb === 'function') process.nextTick(cb)
+    return false
+  }
+
+  end (chunk, encoding, callback) {
+    if (!this.stopped || typeof chunk === 'function' || chunk === undefined || chunk === null) {
+      return super.end(chunk, encoding, callback)
+    }
+    this.write(chunk)
+    return super.end(encoding, callback)
+  }
+
   _write (chunk, encoding, callback) {
-    if (this.stopped) return callback()
+    if (this.stopped) {
+      // Written before stop(), still waiting in the stream's buffer: dropped with it.
+      this.emit('drop', undefined, chunk)
+      return callback()
+    }
     let line
     try {
       line = serialize(chunk)
@@ -311,8 +369,8 @@ class Manager extends Duplex {
       this.emit('drop', undefined, chunk)
       return callback()
     }
-    this._stats.messages++
-    this._stats.bytes += line.length
+    this.stats.messages++
+    this.stats.length += line.length
     if (this._customBalancing()) {
       this._route(BROADCAST, chunk, line, true)
     } else {
@@ -364,13 +422,13 @@ class Manager extends Duplex {
     const saturated = this._targetSaturated(BROADCAST)
     if (saturated && !this._paused) {
       this._paused = true
-      this._stats.pauses++
-      this._stats.pauseStart = Date.now()
+      this.stats.pauses++
+      this._pauseStart = Date.now()
       this.emit('pause')
     } else if (!saturated && this._paused) {
       this._paused = false
-      this._stats.drains++
-      this._stats.paused += Date.now() - this._stats.pauseStart
+      this.stats.drains++
+      this.stats.paused += Date.now() - this._pauseStart
       const cb = this._writeCallback
       this._writeCallback = null
       if (cb) cb()
@@ -395,7 +453,7 @@ class Manager extends Duplex {
   /** Both ways of stopping end the readable sides and release a pending end(). */
   _shutDown () {
     this.stopped = true
-    for (const pool of this._poolsById.values()) if (pool.stream) pool.stream.push(null)
+    for (const pool of this._poolsById.values()) if (pool.stream) endStream(pool.stream)
     this._endReadable()
     const final = this._finalCallback
     this._finalCallback = null
@@ -418,12 +476,12 @@ class Manager extends Duplex {
 
   /** Statistics since the manager was created. */
   getStats () {
-    const s = this._stats
+    const s = this.stats
     const elapsed = Math.max(1, Date.now() - s.start)
-    const paused = s.paused + (this._paused ? Date.now() - s.pauseStart : 0)
+    const paused = s.paused + (this._paused ? Date.now() - this._pauseStart : 0)
     return {
       messagesPerMs: s.messages / elapsed,
-      bytesPerMs: s.bytes / elapsed,
+      bytesPerMs: s.length / elapsed,
       percentPaused: (paused * 100) / elapsed,
       elapsed,
       paused,
@@ -434,9 +492,17 @@ class Manager extends Duplex {
 
   _endReadable () {
     this._readableDone = true
-    this.push(null)
-    // 0.0.7 emitted 'end' on stop even when nobody read the stream.
-    if (this.readableFlowing === null) this.resume()
+    endStream(this)
+  }
+
+  /** True while the workers are backed up (0.0.7's `through` stream had this flag). */
+  get paused () {
+    return this._paused
+  }
+
+  /** True once input has ended or the manager stopped (0.0.7's `through` flag). */
+  get ended () {
+    return this.stopped || this.writableEnded
   }
 
   _holdOpen () {

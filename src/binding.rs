@@ -10,7 +10,7 @@ use napi_derive::napi;
 
 use crate::config::{ForkSpec, ManagerConfig, StdioMode};
 use crate::control::Control;
-use crate::events::Event;
+use crate::events::{append_json, Event};
 use crate::manager::{CoreError, Manager};
 use crate::pieces::JsonPieces;
 
@@ -57,6 +57,16 @@ pub struct EventBatch {
     pub dropped: Option<String>,
     /// Texts referred to by index from error events.
     pub texts: Vec<String>,
+}
+
+/// Messages a `submit` dropped from full queues, reported before the call returns.
+#[napi(object)]
+pub struct DroppedNow {
+    pub saturated: bool,
+    /// Triples (pool, count, broadcast as 0/1), in drop order.
+    pub runs: Int32Array,
+    /// JSON array text of the dropped messages, in the same order.
+    pub messages: String,
 }
 
 /// Ints per event in `EventBatch.events`: kind and up to six fields. The kinds and fields
@@ -249,11 +259,46 @@ impl Core {
     /// `batch[..len]`: newline-separated JSON texts in UTF-8 (see lib/encode.js), for one
     /// worker of `pool`, or of every pool when `pool` < 0. Returns true when a target pool
     /// is saturated.
+    /// Messages that overflowed a queue come back at once as a `DroppedNow` (which says
+    /// whether a target is saturated too), so that JS reports them inside `send()`.
     #[napi]
-    pub fn submit(&self, pool: i32, batch: &[u8], len: u32, no_drop: bool) -> bool {
+    pub fn submit(
+        &self,
+        pool: i32,
+        batch: &[u8],
+        len: u32,
+        no_drop: bool,
+    ) -> Either<bool, DroppedNow> {
         let batch = Bytes::copy_from_slice(prefix(batch, len));
-        self.manager
-            .submit(u32::try_from(pool).ok(), batch, no_drop)
+        let done = self
+            .manager
+            .submit(u32::try_from(pool).ok(), batch, no_drop);
+        if done.dropped.is_empty() {
+            return Either::A(done.saturated);
+        }
+        let mut runs = Vec::new();
+        let mut array = Vec::new();
+        for group in done.dropped {
+            for (msg, broadcast) in group.messages {
+                append_json(&mut array, &msg);
+                let n = runs.len();
+                let same = n >= 3
+                    && runs[n - 3] == group.pool as i32
+                    && runs[n - 1] == i32::from(broadcast);
+                if same {
+                    runs[n - 2] += 1;
+                } else {
+                    runs.extend_from_slice(&[group.pool as i32, 1, i32::from(broadcast)]);
+                }
+            }
+        }
+        array.push(b']');
+        Either::B(DroppedNow {
+            saturated: done.saturated,
+            runs: Int32Array::new(runs),
+            // Queued messages came from JS strings: always UTF-8.
+            messages: String::from_utf8_lossy(&array).into_owned(),
+        })
     }
 
     /// Returns -1 when the worker is gone, 1 when it can take more, 0 when it is backed up.

@@ -42,6 +42,23 @@ impl std::fmt::Display for CoreError {
     }
 }
 
+/// What `submit` did with a batch.
+#[derive(Debug, Default)]
+pub struct Submitted {
+    /// A target pool is saturated: the caller should wait for room.
+    pub saturated: bool,
+    /// Messages that overflowed a pool's queue just now, oldest first, per pool.
+    pub dropped: Vec<DroppedNow>,
+}
+
+/// Messages dropped from one pool's queue by one `submit`.
+#[derive(Debug)]
+pub struct DroppedNow {
+    pub pool: PoolId,
+    /// JSON texts (no `\n`), each with whether it had been sent to every pool.
+    pub messages: Vec<(Bytes, bool)>,
+}
+
 /// Runs a task on the core's runtime.
 pub(crate) fn spawn_task<F>(task: F)
 where
@@ -188,25 +205,30 @@ impl Manager {
     }
 
     /// Queues serialized messages (`\n`-terminated JSON lines) for one pool, or one worker
-    /// of every pool. Returns whether a target pool is saturated (the caller should wait).
-    /// Without `no_drop`, messages past `max_queue` are dropped oldest first.
-    pub fn submit(&self, target: Option<PoolId>, batch: Bytes, no_drop: bool) -> bool {
+    /// of every pool. Without `no_drop`, messages past `max_queue` are dropped oldest first;
+    /// they are handed back in the result (not as events), so the caller can report them
+    /// before its send returns, as 0.0.7 did.
+    pub fn submit(&self, target: Option<PoolId>, batch: Bytes, no_drop: bool) -> Submitted {
         let msgs = split_messages(batch);
         Counters::add(&self.inner.counters.submits, 1);
+        let mut out = Submitted {
+            saturated: false,
+            dropped: Vec::new(),
+        };
         let mut st = self.inner.lock();
         if st.stopped {
-            return true;
+            out.saturated = true;
+            return out;
         }
         let targets: Vec<PoolId> = match target {
             Some(p) => vec![p],
             None => st.pools.keys().copied().collect(),
         };
-        let mut saturated = false;
+        let broadcast = target.is_none();
         for pool in targets {
             let Some(p) = st.pools.get_mut(&pool) else {
                 continue;
             };
-            let broadcast = target.is_none();
             p.queue.extend(msgs.iter().map(|msg| Queued {
                 msg: msg.clone(),
                 broadcast,
@@ -215,14 +237,16 @@ impl Manager {
             let p = st.pools.get_mut(&pool).expect("pool exists");
             if !no_drop && p.queue.len() > self.inner.config.max_queue {
                 let excess = p.queue.len() - self.inner.config.max_queue;
-                let dropped: Vec<Queued> = p.queue.drain(..excess).collect();
-                self.inner
-                    .events
-                    .push_dropped(pool, dropped.iter().map(Queued::parts));
+                let messages = p
+                    .queue
+                    .drain(..excess)
+                    .map(|q| (q.msg, q.broadcast))
+                    .collect();
+                out.dropped.push(DroppedNow { pool, messages });
             }
-            saturated |= p.saturated;
+            out.saturated |= p.saturated;
         }
-        saturated
+        out
     }
 
     /// Sends serialized messages to one worker, bypassing the balancer.

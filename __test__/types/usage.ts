@@ -54,3 +54,9 @@ async function shutdown (): Promise<void> {
   manager.stop()
 }
 void ok; void picked; void stopped; void interval; void shutdown
+const live: forkfriend.LiveStats = manager.stats
+void (Date.now() - live.start + live.messages + live.length + live.paused + live.pauses + live.drains)
+const backedUp: boolean = manager.paused || manager.ended
+const streams: Record<string, import('node:stream').Readable> = manager.workerStreams
+const firstArgs: forkfriend.Args = manager.workers['w.js'].args
+void backedUp; void streams; void firstArgs
