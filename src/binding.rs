@@ -9,10 +9,10 @@ use napi::JsString;
 use napi_derive::napi;
 
 use crate::config::{ForkSpec, ManagerConfig, StdioMode};
-use crate::control::Control;
 use crate::events::{append_json, Event};
 use crate::manager::{CoreError, Manager};
-use crate::pieces::JsonPieces;
+use crate::wire::control::Control;
+use crate::wire::pieces::JsonPieces;
 
 /// Manager settings, already validated by index.js (milliseconds as numbers).
 #[napi(object)]

@@ -6,8 +6,8 @@ use std::sync::Mutex;
 
 use tokio::sync::Notify;
 
-use crate::control::Control;
-use crate::pieces::JsonPieces;
+use crate::wire::control::Control;
+use crate::wire::pieces::JsonPieces;
 
 pub type PoolId = u32;
 pub type WorkerId = u32;

@@ -1,34 +1,25 @@
 //! forkfriend: a worker-process manager for Node.js with a Rust core.
 //!
-//! Module map: `config` (settings), `spawner` (starting workers like `fork()`), `channel`
-//! (a worker's socket), `framing`
-//! (JSON lines), `gather` (read coalescing), `control` (control messages), `balance` (default balancer), `respawn`
-//! (restart policy), `state` (pools, workers, queues), `events` (the batched path to JS),
-//! `worker` (per-worker I/O tasks), `counters` (data-path counters), `drain` (graceful ends: end of input, retiring), `manager` (operations), `lifecycle`
-//! (starting, ending, respawning workers), `traffic` (a worker's output and input),
-//! `binding` (the only napi file).
-
-pub mod balance;
-mod channel;
-pub mod config;
-pub mod control;
-pub mod counters;
-mod drain;
-pub mod events;
-pub mod framing;
-mod gather;
-mod lifecycle;
-pub mod manager;
-mod memory;
-pub mod pieces;
-mod process;
-pub mod respawn;
-mod spawner;
-mod state;
-mod traffic;
-mod worker;
+//! Module map (dependencies point down this list, never up):
+//! - `binding`: the only napi file; converts between JS values and the core's types.
+//! - `manager`: the public operations (add, remove, submit, finish, stop, ...).
+//! - `pool`: pools and workers: their state, balancing, respawning, draining, each worker's
+//!   tasks, and the shared `Inner` they all act on.
+//! - `events`: the one batched path from the core to JS.
+//! - `wire`: what crosses a worker's channel: the socket, JSON-line framing, control
+//!   messages, read coalescing, result pieces for JS.
+//! - `process`: starting a worker as `fork()` would, and owning the child until it is reaped.
+//! - `runtime`: the tokio runtime shared by every manager; `config`, `counters`: plain data.
 
 mod binding;
+pub mod config;
+pub mod counters;
+pub mod events;
+pub mod manager;
+pub mod pool;
+pub mod process;
+mod runtime;
+pub mod wire;
 
 pub use config::{ForkSpec, ManagerConfig, StdioMode};
 pub use events::{Batch, Event};

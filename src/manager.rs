@@ -1,21 +1,20 @@
-//! The manager: the public operations of the core, the shared runtime, and the state every
-//! task reaches through `Inner`. All state sits behind one mutex that is never held across
-//! an await. What happens to workers is in `lifecycle`; their traffic in `traffic`.
+//! The manager: the public operations of the core on one manager's pools (the state they
+//! act on is `pool::inner::Inner`).
 
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::watch;
 
 use crate::config::{ForkSpec, ManagerConfig};
 use crate::counters::{Counters, Snapshot};
-use crate::events::{Batch, Event, EventQueue, PoolId, WorkerId};
-use crate::framing::split_messages;
-use crate::pieces::JsonPieces;
-use crate::spawner::Spawner;
-use crate::state::{Leave, Pool, Queued, State};
-use crate::{drain, memory};
+use crate::events::{Batch, EventQueue, PoolId, WorkerId};
+use crate::pool::inner::Inner;
+use crate::pool::state::{Leave, Pool, Queued};
+use crate::pool::{drain, memory};
+use crate::runtime::{runtime, spawn_task};
+use crate::wire::framing::split_messages;
+use crate::wire::pieces::JsonPieces;
 
 /// Errors of the core's operations, each with a stable code for JS.
 #[derive(Debug, PartialEq, Eq)]
@@ -59,43 +58,6 @@ pub struct DroppedNow {
     pub messages: Vec<(Bytes, bool)>,
 }
 
-/// Runs a task on the core's runtime.
-pub(crate) fn spawn_task<F>(task: F)
-where
-    F: std::future::Future<Output = ()> + Send + 'static,
-{
-    runtime().runtime.spawn(task);
-}
-
-pub(crate) struct Runtime {
-    pub runtime: tokio::runtime::Runtime,
-    pub spawner: Spawner,
-}
-
-/// One tokio runtime and one spawning thread serve every manager of the process.
-pub(crate) fn runtime() -> &'static Runtime {
-    static RT: OnceLock<Runtime> = OnceLock::new();
-    RT.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("forkfriend-io")
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
-        let spawner = Spawner::start(runtime.handle().clone()).expect("spawning thread");
-        Runtime { runtime, spawner }
-    })
-}
-
-pub(crate) struct Inner {
-    pub config: ManagerConfig,
-    pub events: EventQueue,
-    pub flowing: watch::Sender<bool>,
-    pub counters: Arc<Counters>,
-    state: Mutex<State>,
-    epoch: Instant,
-}
-
 /// A handle to one manager; cloning shares it.
 #[derive(Clone)]
 pub struct Manager {
@@ -113,16 +75,8 @@ impl Manager {
             wake()
         });
         let events = EventQueue::new(config.results_high_water, wake);
-        let (flowing, _) = watch::channel(true);
         let manager = Manager {
-            inner: Arc::new(Inner {
-                config,
-                events,
-                flowing,
-                counters,
-                state: Mutex::new(State::default()),
-                epoch: Instant::now(),
-            }),
+            inner: Arc::new(Inner::new(config, events, counters)),
         };
         if let Some(limit) = manager.inner.config.max_worker_rss {
             spawn_task(memory::watch(Arc::downgrade(&manager.inner), limit));
@@ -284,7 +238,7 @@ impl Manager {
         match st.workers.get(&worker).and_then(|w| w.io.as_ref()) {
             Some(io) => io
                 .commands
-                .try_send(crate::state::Command::Signal(signal))
+                .try_send(crate::pool::state::Command::Signal(signal))
                 .is_ok(),
             None => false,
         }
@@ -366,63 +320,5 @@ impl Manager {
     /// Number of workers alive or starting (for tests and diagnostics).
     pub fn worker_count(&self) -> usize {
         self.inner.lock().workers.len()
-    }
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // Whoever holds the last handle is gone: no worker may outlive it.
-        if let Ok(st) = self.state.get_mut() {
-            for w in st.workers.values() {
-                if let Some(pid) = w.pid {
-                    // SAFETY: plain kill(2); the supervisor still owns (has not reaped) the child.
-                    unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-                }
-            }
-        }
-    }
-}
-
-impl Inner {
-    /// Pids of running workers that are not on their way out.
-    pub(crate) fn running_pids(&self) -> Vec<(WorkerId, u32)> {
-        let st = self.lock();
-        st.workers
-            .iter()
-            .filter(|(_, w)| w.io.is_some() && w.leave.is_none() && !w.retiring)
-            .filter_map(|(id, w)| w.pid.map(|p| (*id, p)))
-            .collect()
-    }
-
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub(crate) fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
-    }
-
-    pub(crate) fn since_ms(&self, ms: u64) -> Duration {
-        Duration::from_millis(self.now_ms().saturating_sub(ms))
-    }
-
-    /// Dispatches a pool's queue and reports a saturation change.
-    pub(crate) fn after_change(&self, st: &mut State, pool: PoolId) {
-        if st.dispatch(pool, self.config.worker_high_water) {
-            self.events.push(Event::Saturation { pool });
-        }
-    }
-
-    /// Reports `Finished` once no worker is left: after end of input (and no respawn is
-    /// pending), or after `stop()`.
-    pub(crate) fn check_finished(&self, st: &mut State) {
-        if st.finished || !(st.finishing || st.stopped) || !st.workers.is_empty() {
-            return;
-        }
-        if !st.stopped && st.pools.values().any(|p| p.scheduled > 0) {
-            return;
-        }
-        st.finished = true;
-        self.events.push(Event::Finished);
     }
 }

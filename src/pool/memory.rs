@@ -4,7 +4,7 @@
 use std::sync::Weak;
 use std::time::Duration;
 
-use crate::manager::Inner;
+use crate::pool::inner::Inner;
 
 /// How often resident sizes are read.
 const PERIOD: Duration = Duration::from_millis(500);

@@ -9,11 +9,11 @@ use std::time::Instant;
 use bytes::Bytes;
 use tokio::sync::{mpsc, Notify};
 
-use crate::balance::{least_recent, PickClock};
 use crate::config::ForkSpec;
 use crate::events::{PoolId, WorkerId};
-use crate::framing::split_messages;
-use crate::respawn::RespawnState;
+use crate::pool::balance::{least_recent, PickClock};
+use crate::pool::respawn::RespawnState;
+use crate::wire::framing::split_messages;
 
 /// What a worker's supervisor task can be asked to do.
 #[derive(Debug, Clone, Copy)]
@@ -40,7 +40,7 @@ pub enum Leave {
 
 /// The live parts of a running worker that tasks share.
 pub struct WorkerIo {
-    pub channel: Arc<crate::channel::Channel>,
+    pub channel: Arc<crate::wire::channel::Channel>,
     pub wake_writer: Arc<Notify>,
     pub commands: mpsc::Sender<Command>,
     /// Milliseconds since the manager's epoch of the last byte read from the worker.
@@ -322,7 +322,7 @@ mod tests {
             a.set_nonblocking(true).unwrap();
             let (tx, _rx) = mpsc::channel(1);
             w.io = Some(WorkerIo {
-                channel: Arc::new(crate::channel::Channel::new(a).unwrap()),
+                channel: Arc::new(crate::wire::channel::Channel::new(a).unwrap()),
                 wake_writer: Arc::new(Notify::new()),
                 commands: tx,
                 last_rx: Arc::new(AtomicU64::new(0)),

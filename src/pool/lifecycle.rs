@@ -10,14 +10,15 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, Notify};
 
-use crate::channel::Channel;
-use crate::drain;
 use crate::events::{Event, PoolId, WorkerId};
-use crate::manager::{runtime, spawn_task, Inner};
-use crate::respawn::{killed_from_outside, Death, RespawnPolicy};
-use crate::spawner::Spawned;
-use crate::state::{Leave, Queued, State, Worker, WorkerIo};
-use crate::worker;
+use crate::pool::drain;
+use crate::pool::inner::Inner;
+use crate::pool::respawn::{killed_from_outside, Death, RespawnPolicy};
+use crate::pool::state::{Leave, Queued, State, Worker, WorkerIo};
+use crate::pool::tasks;
+use crate::process::spawner::Spawned;
+use crate::runtime::{runtime, spawn_task};
+use crate::wire::channel::Channel;
 
 impl Inner {
     pub(crate) fn policy(&self) -> RespawnPolicy {
@@ -71,7 +72,7 @@ impl Inner {
             commands,
             last_rx: last_rx.clone(),
         };
-        let parts = worker::Parts {
+        let parts = tasks::Parts {
             process,
             channel,
             wake_writer,
@@ -113,7 +114,7 @@ impl Inner {
                 None
             }
         };
-        spawn_task(worker::supervise(self.clone(), id, parts));
+        spawn_task(tasks::supervise(self.clone(), id, parts));
         if let Some(pool) = pool {
             self.after_change(&mut st, pool);
         }

@@ -9,14 +9,14 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 use tokio::time::{sleep_until, Instant};
 
-use crate::channel::Channel;
 use crate::counters::Counters;
 use crate::events::WorkerId;
-use crate::framing::{FrameError, LineReader};
-use crate::gather::Gather;
-use crate::manager::Inner;
-use crate::process::Process;
-use crate::state::Command;
+use crate::pool::inner::Inner;
+use crate::pool::state::Command;
+use crate::process::child::Process;
+use crate::wire::channel::Channel;
+use crate::wire::framing::{FrameError, LineReader};
+use crate::wire::gather::Gather;
 
 /// How long a worker whose channel closed may take to exit on its own before it is ended.
 const EXIT_GRACE: Duration = Duration::from_millis(50);

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{ForkSpec, StdioMode};
-use crate::process::{self, Process};
+use crate::process::child::{self, Process};
 
 /// A started worker: the process, the manager's end of its IPC channel, and piped stdio ends.
 pub struct Spawned {
@@ -264,7 +264,7 @@ fn spawn(spec: &ForkSpec, manager_pid: libc::pid_t) -> io::Result<Spawned> {
     let (pid, pidfd) = clone_and_exec(&plan)?;
     drop(child_end);
     drop(theirs); // the child has its own copies now
-    let process = Process::new(pid, pidfd).inspect_err(|_| process::abandon(pid))?;
+    let process = Process::new(pid, pidfd).inspect_err(|_| child::abandon(pid))?;
     let failed = plan.errno.load(Ordering::Acquire);
     if failed != 0 {
         drop(process); // reaps the child, which has already exited

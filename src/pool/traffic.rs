@@ -4,13 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::control::{classify, Control, LineKind};
 use crate::counters::Counters;
 use crate::events::{Event, WorkerId};
-use crate::framing::lines;
-use crate::manager::{spawn_task, Inner};
-use crate::state::Leave;
-use crate::worker;
+use crate::pool::inner::Inner;
+use crate::pool::state::Leave;
+use crate::pool::tasks;
+use crate::runtime::spawn_task;
+use crate::wire::control::{classify, Control, LineKind};
+use crate::wire::framing::lines;
 
 impl Inner {
     /// Complete lines read from a worker: results go to JS, control messages act here, in
@@ -84,19 +85,19 @@ impl Inner {
     }
 
     /// The writer takes everything queued for a worker; None when it should stop.
-    pub(crate) fn take_output(&self, id: WorkerId, buf: &mut Vec<u8>) -> worker::Step {
+    pub(crate) fn take_output(&self, id: WorkerId, buf: &mut Vec<u8>) -> tasks::Step {
         let mut st = self.lock();
         let Some(w) = st.workers.get_mut(&id) else {
-            return worker::Step::Gone;
+            return tasks::Step::Gone;
         };
         if !w.out.is_empty() {
             std::mem::swap(&mut w.out, buf);
             w.inflight = buf.len();
-            worker::Step::Write
+            tasks::Step::Write
         } else if w.close_requested {
-            worker::Step::Close
+            tasks::Step::Close
         } else {
-            worker::Step::Idle
+            tasks::Step::Idle
         }
     }
 

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::events::WorkerId;
-use crate::manager::Inner;
-use crate::state::{Leave, State, Worker};
+use crate::pool::inner::Inner;
+use crate::pool::state::{Leave, State, Worker};
 
 /// How often the drainer looks; it only runs while something is draining.
 const TICK: Duration = Duration::from_millis(10);
@@ -60,7 +60,7 @@ fn main_thread_wait(pid: u32) -> Wait {
 pub(crate) fn ensure_running(inner: &Arc<Inner>, st: &mut State) {
     if !st.draining {
         st.draining = true;
-        crate::manager::spawn_task(run(inner.clone()));
+        crate::runtime::spawn_task(run(inner.clone()));
     }
 }
 

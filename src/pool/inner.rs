@@ -1,0 +1,96 @@
+//! The state every task of one manager reaches: its config, its event queue, the flow switch
+//! of the readable side, and the pools and workers behind one mutex that is never held across
+//! an await. The operations on it live beside it, one file per job: `lifecycle` (workers come
+//! and go), `traffic` (their output and input), `drain` (graceful ends), `memory` (the RSS
+//! limit), `tasks` (each worker's tasks).
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use crate::config::ManagerConfig;
+use crate::counters::Counters;
+use crate::events::{Event, EventQueue, PoolId, WorkerId};
+use crate::pool::state::State;
+
+pub(crate) struct Inner {
+    pub config: ManagerConfig,
+    pub events: EventQueue,
+    pub flowing: watch::Sender<bool>,
+    pub counters: Arc<Counters>,
+    state: Mutex<State>,
+    epoch: Instant,
+}
+
+impl Inner {
+    pub(crate) fn new(config: ManagerConfig, events: EventQueue, counters: Arc<Counters>) -> Self {
+        let (flowing, _) = watch::channel(true);
+        Inner {
+            config,
+            events,
+            flowing,
+            counters,
+            state: Mutex::new(State::default()),
+            epoch: Instant::now(),
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Whoever holds the last handle is gone: no worker may outlive it.
+        if let Ok(st) = self.state.get_mut() {
+            for w in st.workers.values() {
+                if let Some(pid) = w.pid {
+                    // SAFETY: plain kill(2); the supervisor still owns (has not reaped) the child.
+                    unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+                }
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// Pids of running workers that are not on their way out.
+    pub(crate) fn running_pids(&self) -> Vec<(WorkerId, u32)> {
+        let st = self.lock();
+        st.workers
+            .iter()
+            .filter(|(_, w)| w.io.is_some() && w.leave.is_none() && !w.retiring)
+            .filter_map(|(id, w)| w.pid.map(|p| (*id, p)))
+            .collect()
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    pub(crate) fn since_ms(&self, ms: u64) -> Duration {
+        Duration::from_millis(self.now_ms().saturating_sub(ms))
+    }
+
+    /// Dispatches a pool's queue and reports a saturation change.
+    pub(crate) fn after_change(&self, st: &mut State, pool: PoolId) {
+        if st.dispatch(pool, self.config.worker_high_water) {
+            self.events.push(Event::Saturation { pool });
+        }
+    }
+
+    /// Reports `Finished` once no worker is left: after end of input (and no respawn is
+    /// pending), or after `stop()`.
+    pub(crate) fn check_finished(&self, st: &mut State) {
+        if st.finished || !(st.finishing || st.stopped) || !st.workers.is_empty() {
+            return;
+        }
+        if !st.stopped && st.pools.values().any(|p| p.scheduled > 0) {
+            return;
+        }
+        st.finished = true;
+        self.events.push(Event::Finished);
+    }
+}

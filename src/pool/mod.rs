@@ -1,0 +1,21 @@
+//! Pools and workers: everything that acts on one manager's shared state (`inner::Inner`).
+//!
+//! - `inner`: the shared state and its lock, the event queue, the flow switch.
+//! - `state`: pools, workers, queues, and dispatching queued messages.
+//! - `balance`: the default balancer.
+//! - `respawn`: when the next worker of a script may start (spacing, crash backoff).
+//! - `lifecycle`: starting, installing, ending, respawning workers; reacting to exits.
+//! - `traffic`: a running worker's output (results, control messages) and input.
+//! - `tasks`: each worker's supervisor, reader and writer tasks.
+//! - `drain`: graceful ends (end of input, retiring a worker).
+//! - `memory`: the per-worker memory limit.
+
+pub mod balance;
+pub(crate) mod drain;
+pub(crate) mod inner;
+mod lifecycle;
+pub(crate) mod memory;
+pub mod respawn;
+pub(crate) mod state;
+mod tasks;
+mod traffic;

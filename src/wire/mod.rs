@@ -1,0 +1,14 @@
+//! The wire: what crosses a worker's channel and how it is cut up. Nothing here knows about
+//! pools or JS.
+//!
+//! - `channel`: the manager's end of a worker's socket (non-blocking reads and writes).
+//! - `framing`: one JSON text per line; splitting batches and reads into messages.
+//! - `control`: recognising `{__forkfriend: ...}` control messages by their bytes.
+//! - `gather`: how long a reader lets output gather before reading.
+//! - `pieces`: worker output packed as JSON array texts for one `JSON.parse` each in JS.
+
+pub(crate) mod channel;
+pub mod control;
+pub mod framing;
+pub(crate) mod gather;
+pub mod pieces;
