@@ -8,9 +8,11 @@ use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::JsString;
 use napi_derive::napi;
 
+use crate::config::ReplyConfig;
 use crate::config::{ForkSpec, ManagerConfig, StdioMode};
-use crate::events::{append_json, Event};
+use crate::events::{append_json, Event, Failure};
 use crate::manager::{CoreError, Manager};
+use crate::pool::reply::Percentiles;
 use crate::wire::control::Control;
 use crate::wire::pieces::JsonPieces;
 
@@ -30,6 +32,13 @@ pub struct CoreConfig {
     pub max_worker_rss: f64,
     pub worker_high_water: f64,
     pub results_high_water: f64,
+    /// Reply mode on (`ordered` implies it).
+    pub reply: bool,
+    pub ordered: bool,
+    pub concurrency: u32,
+    pub max_retries: u32,
+    /// Negative: no timeout.
+    pub timeout: f64,
 }
 
 /// How to start the workers of one script, already resolved by index.js.
@@ -57,6 +66,54 @@ pub struct EventBatch {
     pub dropped: Option<String>,
     /// Texts referred to by index from error events.
     pub texts: Vec<String>,
+    /// Reply mode: one entry per result (see `Batch::replies`); empty otherwise.
+    pub replies: Float64Array,
+    /// Reply mode: JSON array text of the messages announced by failed events, and their
+    /// sequence numbers.
+    pub failed: Option<String>,
+    pub failed_seqs: Float64Array,
+}
+
+/// Latency percentiles in ms.
+#[napi(object)]
+pub struct Latency {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// Reply mode's figures for `getStats()`.
+#[napi(object)]
+pub struct ReplyFigures {
+    pub in_flight: f64,
+    pub retried: f64,
+    pub failed: f64,
+    pub timed_out: f64,
+    pub wait: Latency,
+    pub run: Latency,
+}
+
+fn latency(p: Percentiles) -> Latency {
+    Latency {
+        p50: p.p50,
+        p90: p.p90,
+        p99: p.p99,
+        max: p.max,
+    }
+}
+
+fn failure_fields(f: Failure) -> [i32; 4] {
+    match f {
+        Failure::Died { code, signal } => [
+            1,
+            code.unwrap_or(0),
+            i32::from(code.is_some()),
+            signal.unwrap_or(0),
+        ],
+        Failure::TimedOut => [2, 0, 0, 0],
+        Failure::Removed => [3, 0, 0, 0],
+    }
 }
 
 /// Messages a `submit` dropped from full queues, reported before the call returns.
@@ -163,6 +220,10 @@ fn encode(event: Event, texts: &mut Vec<String>) -> [i32; STRIDE] {
         Event::Aborted { pool } => [11, u(pool), 0, 0, 0, 0, 0],
         Event::WorkerReady { worker } => [12, u(worker), 0, 0, 0, 0, 0],
         Event::Finished => [13, 0, 0, 0, 0, 0, 0],
+        Event::Failed { pool, failure } => {
+            let [reason, code, has_code, signal] = failure_fields(failure);
+            [14, u(pool), reason, code, has_code, signal, 0]
+        }
     }
 }
 
@@ -200,6 +261,12 @@ impl Core {
             max_worker_rss: (config.max_worker_rss > 0.0).then_some(config.max_worker_rss as u64),
             worker_high_water: config.worker_high_water as usize,
             results_high_water: config.results_high_water as usize,
+            reply: (config.reply || config.ordered).then(|| ReplyConfig {
+                ordered: config.ordered,
+                concurrency: config.concurrency.max(1) as usize,
+                max_retries: config.max_retries,
+                timeout: (config.timeout >= 0.0).then(|| ms(config.timeout)),
+            }),
         };
         Ok(Core {
             manager: Manager::new(config, wake),
@@ -310,6 +377,36 @@ impl Core {
         }
     }
 
+    /// Reply mode: queues `batch[..len]` (one JSON text) for `pool` as a call; `timeout` < 0:
+    /// the configured one. Returns its sequence number.
+    #[napi]
+    pub fn call(&self, pool: u32, batch: &[u8], len: u32, timeout: f64) -> Result<f64> {
+        let msg = Bytes::copy_from_slice(prefix(batch, len));
+        let timeout = (timeout >= 0.0).then(|| ms(timeout));
+        self.manager
+            .call(pool, msg, timeout)
+            .map(|seq| seq as f64)
+            .map_err(map_error)
+    }
+
+    /// Reply mode: aborts message `seq`; false when it is answered or failed already.
+    #[napi]
+    pub fn cancel(&self, seq: f64) -> bool {
+        self.manager.cancel(seq as u64)
+    }
+
+    #[napi]
+    pub fn reply_stats(&self) -> Option<ReplyFigures> {
+        self.manager.reply_stats().map(|s| ReplyFigures {
+            in_flight: s.in_flight as f64,
+            retried: s.retried as f64,
+            failed: s.failed as f64,
+            timed_out: s.timed_out as f64,
+            wait: latency(s.wait),
+            run: latency(s.run),
+        })
+    }
+
     #[napi]
     pub fn is_saturated(&self, pool: u32) -> bool {
         self.manager.is_saturated(pool)
@@ -378,6 +475,9 @@ impl Core {
             events: Int32Array::new(flat),
             dropped: text(batch.dropped),
             texts,
+            replies: Float64Array::new(batch.replies),
+            failed: text(batch.failed),
+            failed_seqs: Float64Array::new(batch.failed_seqs),
         }
     }
 

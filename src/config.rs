@@ -53,6 +53,32 @@ pub struct ManagerConfig {
     pub worker_high_water: usize,
     /// Bytes of results waiting for JS before readers stop reading.
     pub results_high_water: usize,
+    /// Reply mode (each message answered exactly once, in order per worker); None: off.
+    pub reply: Option<ReplyConfig>,
+}
+
+/// The settings of reply mode.
+#[derive(Clone, Debug)]
+pub struct ReplyConfig {
+    /// Results leave in input order (through a bounded reorder window).
+    pub ordered: bool,
+    /// Most messages in flight to one worker.
+    pub concurrency: usize,
+    /// Deaths a message may see before it fails: it runs on at most `max_retries + 1` workers.
+    pub max_retries: u32,
+    /// A message not answered this long after it was submitted fails.
+    pub timeout: Option<Duration>,
+}
+
+impl Default for ReplyConfig {
+    fn default() -> Self {
+        ReplyConfig {
+            ordered: false,
+            concurrency: 1,
+            max_retries: 3,
+            timeout: None,
+        }
+    }
 }
 
 impl Default for ManagerConfig {
@@ -69,6 +95,7 @@ impl Default for ManagerConfig {
             max_worker_rss: None,
             worker_high_water: 128 << 10,
             results_high_water: 1 << 20,
+            reply: None,
         }
     }
 }

@@ -71,6 +71,22 @@ pub enum Event {
     /// No worker is left: end of input is complete (every message delivered), or the
     /// manager was stopped and every worker has exited.
     Finished,
+    /// Reply mode: a tracked message failed for good. Its JSON text comes next in the
+    /// batch's `failed` array, and its sequence number in `failed_seqs`.
+    Failed { pool: PoolId, failure: Failure },
+}
+
+/// Why a tracked message (reply mode) failed for good.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// It was in flight on `max_retries + 1` workers that died; how the last one ended.
+    Died {
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
+    TimedOut,
+    /// Its script was removed before it was answered.
+    Removed,
 }
 
 /// What JS takes in one go. Both arrays are valid UTF-8: worker lines are validated as they
@@ -82,6 +98,13 @@ pub struct Batch {
     pub results: JsonPieces,
     /// A JSON array text of dropped messages, like `results`.
     pub dropped: Vec<u8>,
+    /// Reply mode: one entry per result, in order: the sequence number of the `call()` it
+    /// answers, 0 for a stream result, -1 for a message-only one (an unexpected answer).
+    /// Empty outside reply mode (every result is a stream result).
+    pub replies: Vec<f64>,
+    /// Reply mode: JSON array text of failed messages, and their sequence numbers.
+    pub failed: Vec<u8>,
+    pub failed_seqs: Vec<f64>,
 }
 
 impl Batch {
@@ -167,6 +190,38 @@ impl EventQueue {
         });
     }
 
+    /// Reply mode: adds results of one worker, each with its `replies` entry.
+    pub fn push_answers<'a>(
+        &self,
+        worker: WorkerId,
+        answers: impl IntoIterator<Item = (&'a [u8], f64)>,
+    ) {
+        self.with(|b| {
+            let mut n = 0u32;
+            for (line, reply) in answers {
+                b.results.push(line);
+                b.replies.push(reply);
+                n += 1;
+            }
+            if n == 0 {
+                return;
+            }
+            match b.events.last_mut() {
+                Some(Event::Results { worker: w, count }) if *w == worker => *count += n,
+                _ => b.events.push(Event::Results { worker, count: n }),
+            }
+        });
+    }
+
+    /// Reply mode: a tracked message failed for good.
+    pub fn push_failed(&self, pool: PoolId, seq: u64, msg: &[u8], failure: Failure) {
+        self.with(|b| {
+            append_json(&mut b.failed, msg);
+            b.failed_seqs.push(seq as f64);
+            b.events.push(Event::Failed { pool, failure });
+        });
+    }
+
     /// Adds messages dropped from a pool: (JSON text, broadcast).
     /// Consecutive messages of the same kind share one event.
     pub fn push_dropped<'a>(
@@ -218,6 +273,7 @@ impl EventQueue {
         self.taken.notify_waiters();
         batch.results.close();
         close_array(&mut batch.dropped);
+        close_array(&mut batch.failed);
         batch
     }
 

@@ -10,7 +10,9 @@ use crate::config::{ForkSpec, ManagerConfig};
 use crate::counters::{Counters, Snapshot};
 use crate::events::{Batch, EventQueue, PoolId, WorkerId};
 use crate::pool::inner::Inner;
-use crate::pool::state::{Leave, Pool, Queued};
+use crate::pool::reply::{ReplyBook, ReplyStats};
+use crate::pool::state::{Leave, Pool, Queued, State};
+use crate::pool::tracking;
 use crate::pool::{drain, memory};
 use crate::runtime::{runtime, spawn_task};
 use crate::wire::framing::split_messages;
@@ -21,6 +23,7 @@ use crate::wire::pieces::JsonPieces;
 pub enum CoreError {
     Stopped,
     UnknownPool(PoolId),
+    NotReplyMode,
 }
 
 impl CoreError {
@@ -28,6 +31,7 @@ impl CoreError {
         match self {
             CoreError::Stopped => "ERR_FORKFRIEND_STOPPED",
             CoreError::UnknownPool(_) => "ERR_FORKFRIEND_UNKNOWN_SCRIPT",
+            CoreError::NotReplyMode => "ERR_REPLY_MODE_REQUIRED",
         }
     }
 }
@@ -37,6 +41,7 @@ impl std::fmt::Display for CoreError {
         match self {
             CoreError::Stopped => write!(f, "the manager is stopped"),
             CoreError::UnknownPool(p) => write!(f, "no pool with id {p}"),
+            CoreError::NotReplyMode => write!(f, "the manager is not in reply mode"),
         }
     }
 }
@@ -75,9 +80,14 @@ impl Manager {
             wake()
         });
         let events = EventQueue::new(config.results_high_water, wake);
+        let reply = config.reply.clone();
         let manager = Manager {
             inner: Arc::new(Inner::new(config, events, counters)),
         };
+        if let Some(reply) = reply {
+            manager.inner.lock().reply = Some(ReplyBook::new(reply));
+            spawn_task(tracking::watch_timeouts(Arc::downgrade(&manager.inner)));
+        }
         if let Some(limit) = manager.inner.config.max_worker_rss {
             spawn_task(memory::watch(Arc::downgrade(&manager.inner), limit));
         }
@@ -180,24 +190,31 @@ impl Manager {
         };
         let broadcast = target.is_none();
         for pool in targets {
-            let Some(p) = st.pools.get_mut(&pool) else {
+            if !st.pools.contains_key(&pool) {
                 continue;
-            };
+            }
+            let now = Instant::now();
+            let State { pools, reply, .. } = &mut *st;
+            let p = pools.get_mut(&pool).expect("pool exists");
             p.queue.extend(msgs.iter().map(|msg| Queued {
                 msg: msg.clone(),
                 broadcast,
+                ticket: reply.as_mut().map(|book| book.ticket(false, None, now)),
             }));
             self.inner.after_change(&mut st, pool);
             let p = st.pools.get_mut(&pool).expect("pool exists");
             if !no_drop && p.queue.len() > self.inner.config.max_queue {
                 let excess = p.queue.len() - self.inner.config.max_queue;
-                let messages = p
-                    .queue
-                    .drain(..excess)
+                let drained: Vec<Queued> = p.queue.drain(..excess).collect();
+                let messages = self
+                    .inner
+                    .abandon_queued(&mut st, pool, drained)
+                    .into_iter()
                     .map(|q| (q.msg, q.broadcast))
                     .collect();
                 out.dropped.push(DroppedNow { pool, messages });
             }
+            let p = st.pools.get_mut(&pool).expect("pool exists");
             out.saturated |= p.saturated;
         }
         out
@@ -207,13 +224,24 @@ impl Manager {
     /// Returns None when the worker is gone, else whether it can take more now.
     pub fn submit_to_worker(&self, worker: WorkerId, batch: &[u8]) -> Option<bool> {
         let mut st = self.inner.lock();
-        let w = st.workers.get_mut(&worker)?;
+        let State { workers, reply, .. } = &mut *st;
+        let w = workers.get_mut(&worker)?;
         if w.leave.is_some() || w.close_requested {
             return None;
         }
-        w.out.extend_from_slice(batch);
-        if !batch.ends_with(b"\n") {
-            w.out.push(b'\n');
+        if let Some(book) = reply.as_mut() {
+            // Reply mode: the worker will answer these too, so they are tracked.
+            let now = Instant::now();
+            for msg in split_messages(Bytes::copy_from_slice(batch)) {
+                let ticket = book.ticket(false, None, now);
+                book.note_dispatched(&ticket, now);
+                w.give(&msg, Some(ticket), now);
+            }
+        } else {
+            w.out.extend_from_slice(batch);
+            if !batch.ends_with(b"\n") {
+                w.out.push(b'\n');
+            }
         }
         w.wake_writer();
         let ok = !w.backed_up(self.inner.config.worker_high_water);
@@ -221,6 +249,48 @@ impl Manager {
             w.notify_ready = true;
         }
         Some(ok)
+    }
+
+    /// Reply mode: queues one message for `pool` as a call (never dropped for `max_queue`;
+    /// `timeout` overrides the configured one). Returns its sequence number.
+    pub fn call(
+        &self,
+        pool: PoolId,
+        msg: Bytes,
+        timeout: Option<Duration>,
+    ) -> Result<u64, CoreError> {
+        let mut st = self.inner.lock();
+        if st.stopped {
+            return Err(CoreError::Stopped);
+        }
+        let State { pools, reply, .. } = &mut *st;
+        let book = reply.as_mut().ok_or(CoreError::NotReplyMode)?;
+        let p = pools.get_mut(&pool).ok_or(CoreError::UnknownPool(pool))?;
+        let ticket = book.ticket(true, timeout, Instant::now());
+        let seq = ticket.seq;
+        let mut released = Vec::new();
+        book.skip_call(&ticket, &mut released);
+        p.queue.push_back(Queued {
+            msg,
+            broadcast: false,
+            ticket: Some(ticket),
+        });
+        self.inner.after_change(&mut st, pool);
+        drop(st);
+        self.inner.emit_released(released);
+        Ok(seq)
+    }
+
+    /// Reply mode: aborts a tracked message (see `Inner::cancel`).
+    pub fn cancel(&self, seq: u64) -> bool {
+        self.inner.cancel(seq)
+    }
+
+    /// Reply mode's figures; None when it is off.
+    pub fn reply_stats(&self) -> Option<ReplyStats> {
+        let st = self.inner.lock();
+        let in_flight = Inner::in_flight(&st);
+        st.reply.as_ref().map(|b| b.stats(in_flight))
     }
 
     /// Is the pool's queue holding messages no worker could take?
@@ -287,9 +357,13 @@ impl Manager {
             .map(|(id, p)| (*id, p.queue.drain(..).collect()))
             .collect();
         for (pool, queued) in pools {
+            // Pending calls are rejected by JS when it stops; only sends are reported dropped.
+            let sends = queued
+                .iter()
+                .filter(|q| !q.ticket.as_ref().is_some_and(|t| t.call));
             self.inner
                 .events
-                .push_dropped(pool, queued.iter().map(Queued::parts));
+                .push_dropped(pool, sends.map(Queued::parts));
         }
         st.pools.clear();
         for w in st.workers.values_mut() {

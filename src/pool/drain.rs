@@ -168,6 +168,11 @@ fn look(
             Verdict::Wait
         };
     }
+    if inner.config.reply.is_some() {
+        // Reply mode knows when a worker is done: every message it was given is answered.
+        let done = !pool_busy && w.awaiting.is_empty() && w.out.is_empty() && w.inflight == 0;
+        return if done { Verdict::Close } else { Verdict::Wait };
+    }
     let fd = io.channel.raw_fd();
     let unread_by_worker = socket_queue(fd, libc::TIOCOUTQ);
     let consumed = !pool_busy

@@ -169,7 +169,7 @@ impl Inner {
         p.desired = p.desired.saturating_sub(n.max(chosen.len()));
         if p.desired == 0 {
             let p = st.pools.remove(&pool).expect("pool");
-            let queued: Vec<Queued> = p.queue.into_iter().collect();
+            let queued = self.abandon_queued(st, pool, p.queue.into_iter().collect());
             self.events
                 .push_dropped(pool, queued.iter().map(Queued::parts));
         } else {
@@ -252,6 +252,11 @@ impl Inner {
             });
         }
         let stopped = st.stopped;
+        if !w.awaiting.is_empty() && !stopped {
+            let counts = !expected && !w.discard_output;
+            let awaiting = w.awaiting.into_iter().collect();
+            self.redeliver(&mut st, w.pool, awaiting, counts, code, signal);
+        }
         if let Some(p) = st.pools.get_mut(&w.pool) {
             p.members.retain(|m| *m != id);
             match w.leave {

@@ -9,13 +9,17 @@
 //! - `tasks`: each worker's supervisor, reader and writer tasks.
 //! - `drain`: graceful ends (end of input, retiring a worker).
 //! - `memory`: the per-worker memory limit.
+//! - `tracking`: reply mode at work: matching answers, redelivery, failures, timeouts.
+//! - `reply`: reply mode's books: sequence numbers, the reorder window, latency histograms.
 
 pub mod balance;
 pub(crate) mod drain;
 pub(crate) mod inner;
 mod lifecycle;
 pub(crate) mod memory;
+pub mod reply;
 pub mod respawn;
 pub(crate) mod state;
 mod tasks;
+pub(crate) mod tracking;
 mod traffic;

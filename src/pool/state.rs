@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, Notify};
 use crate::config::ForkSpec;
 use crate::events::{PoolId, WorkerId};
 use crate::pool::balance::{least_recent, PickClock};
+use crate::pool::reply::{InFlight, ReplyBook, Ticket};
 use crate::pool::respawn::RespawnState;
 use crate::wire::framing::split_messages;
 
@@ -80,6 +81,13 @@ pub struct Worker {
     pub stall: Option<(i32, Instant)>,
     /// Removed or stopped before its process was up: JS never hears of it (no events).
     pub unseen: bool,
+    /// Reply mode: tracked messages handed to it and not answered, oldest first.
+    pub awaiting: VecDeque<InFlight>,
+    /// How many of the last `awaiting` entries are still in `out` (not taken by the writer).
+    pub untaken: usize,
+    /// Being replaced after a timeout: whatever it still sends is thrown away (its other
+    /// messages have gone to other workers).
+    pub discard_output: bool,
 }
 
 impl Worker {
@@ -105,6 +113,9 @@ impl Worker {
             closed_at: None,
             stall: None,
             unseen: false,
+            awaiting: VecDeque::new(),
+            untaken: 0,
+            discard_output: false,
         }
     }
 
@@ -112,14 +123,30 @@ impl Worker {
         self.out.len() + self.inflight >= high_water
     }
 
-    /// Can the balancer give it a message?
-    pub fn available(&self, high_water: usize) -> bool {
+    /// Can the balancer give it a message? (`concurrency`: reply mode's in-flight limit.)
+    pub fn available(&self, high_water: usize, concurrency: Option<usize>) -> bool {
         self.io.is_some()
             && !self.paused
             && !self.retiring
             && self.leave.is_none()
             && !self.close_requested
+            && !self.discard_output
             && !self.backed_up(high_water)
+            && concurrency.is_none_or(|c| self.awaiting.len() < c)
+    }
+
+    /// Hands it one message: its bytes go to `out`, and a tracked one is awaited.
+    pub fn give(&mut self, msg: &Bytes, ticket: Option<Ticket>, now: Instant) {
+        self.out.extend_from_slice(msg);
+        self.out.push(b'\n');
+        if let Some(ticket) = ticket {
+            self.awaiting.push_back(InFlight {
+                msg: msg.clone(),
+                ticket,
+                dispatched: now,
+            });
+            self.untaken += 1;
+        }
     }
 
     pub fn wake_writer(&self) {
@@ -144,6 +171,8 @@ pub struct Queued {
     pub msg: Bytes,
     /// Sent to every pool (reported as such when dropped).
     pub broadcast: bool,
+    /// Reply mode: the message is tracked.
+    pub ticket: Option<Ticket>,
 }
 
 impl Queued {
@@ -186,6 +215,7 @@ impl Pool {
             self.queue.push_front(Queued {
                 msg,
                 broadcast: false,
+                ticket: None,
             });
         }
     }
@@ -203,6 +233,8 @@ pub struct State {
     pub stall_limit: Option<std::time::Duration>,
     /// The drainer task runs.
     pub draining: bool,
+    /// Reply mode's books; None when it is off.
+    pub reply: Option<ReplyBook>,
 }
 
 impl State {
@@ -226,24 +258,41 @@ impl State {
         self.next_id
     }
 
-    /// Hands queued messages of a pool to its available workers, least recently picked first.
+    /// Hands queued messages of a pool to its available workers: least recently picked first,
+    /// or in reply mode the one with the fewest in flight (ties: least recently picked).
     /// Returns whether the pool's saturation (queue non-empty) changed.
     pub fn dispatch(&mut self, pool_id: PoolId, high_water: usize) -> bool {
-        let State { pools, workers, .. } = self;
+        let State {
+            pools,
+            workers,
+            reply,
+            ..
+        } = self;
         let Some(pool) = pools.get_mut(&pool_id) else {
             return false;
         };
+        let concurrency = reply.as_ref().map(|r| r.config.concurrency);
+        let now = Instant::now();
         let mut woken: Vec<WorkerId> = Vec::new();
-        while !pool.queue.is_empty() {
+        while let Some(front) = pool.queue.front() {
+            if let (Some(book), Some(t)) = (reply.as_ref(), &front.ticket) {
+                if !book.may_dispatch(t) {
+                    break; // ordered: its result would not fit the reorder window yet
+                }
+            }
             let pick = least_recent(pool.members.iter().filter_map(|id| {
                 let w = workers.get(id)?;
-                w.available(high_water).then_some((*id, w.last_pick))
+                let load = w.awaiting.len() as u64;
+                w.available(high_water, concurrency)
+                    .then_some((*id, (load << 40) | w.last_pick.min((1 << 40) - 1)))
             }));
             let Some(id) = pick else { break };
             let w = workers.get_mut(&id).expect("member is a worker");
             let msg = pool.queue.pop_front().expect("queue is not empty");
-            w.out.extend_from_slice(&msg.msg);
-            w.out.push(b'\n');
+            if let (Some(book), Some(t)) = (reply.as_mut(), &msg.ticket) {
+                book.note_dispatched(t, now);
+            }
+            w.give(&msg.msg, msg.ticket, now);
             w.last_pick = pool.clock.tick();
             if !woken.contains(&id) {
                 woken.push(id);
@@ -259,7 +308,8 @@ impl State {
         } else if pool.saturated {
             !pool.members.iter().any(|id| {
                 workers.get(id).is_some_and(|w| {
-                    w.available(high_water) && w.out.len() + w.inflight <= high_water / 4
+                    w.available(high_water, concurrency)
+                        && w.out.len() + w.inflight <= high_water / 4
                 })
             })
         } else {
@@ -270,7 +320,8 @@ impl State {
         changed
     }
 
-    /// Takes a worker's unsent output back into its pool's queue.
+    /// Takes a worker's unsent output back into its pool's queue (in reply mode with the
+    /// tickets of those messages; what the writer has taken stays awaited).
     pub fn reclaim(&mut self, worker: WorkerId) {
         let State { pools, workers, .. } = self;
         let Some(w) = workers.get_mut(&worker) else {
@@ -280,8 +331,21 @@ impl State {
             return;
         }
         let unsent = std::mem::take(&mut w.out);
-        if let Some(pool) = pools.get_mut(&w.pool) {
-            pool.requeue_front(unsent);
+        let Some(pool) = pools.get_mut(&w.pool) else {
+            return;
+        };
+        if w.untaken == 0 {
+            return pool.requeue_front(unsent);
+        }
+        // Reply mode: `out` holds exactly the last `untaken` awaited messages.
+        let from = w.awaiting.len() - w.untaken;
+        w.untaken = 0;
+        for entry in w.awaiting.drain(from..).rev() {
+            pool.queue.push_front(Queued {
+                msg: entry.msg,
+                broadcast: false,
+                ticket: Some(entry.ticket),
+            });
         }
     }
 }
@@ -340,6 +404,7 @@ mod tests {
             q.push_back(Queued {
                 msg: Bytes::from(m.to_string()),
                 broadcast: false,
+                ticket: None,
             });
         }
     }

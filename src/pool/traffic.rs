@@ -28,17 +28,31 @@ impl Inner {
             match classify(line) {
                 LineKind::Result => results.push(line),
                 LineKind::Control(c) => {
-                    self.events.push_results(id, results.drain(..));
+                    Counters::add(&self.counters.results, results.len() as u64);
+                    self.push_results_of(id, &mut results);
                     self.on_control(id, c);
                 }
                 LineKind::Internal => {}
             }
         }
         Counters::add(&self.counters.results, results.len() as u64);
-        self.events.push_results(id, results);
+        self.push_results_of(id, &mut results);
         if invalid > 0 {
             let msg = format!("{invalid} message(s) from the worker were not valid UTF-8");
             self.worker_error(id, "ERR_WORKER_INVALID_MESSAGE", msg);
+        }
+    }
+
+    /// Results go to JS as they are, or in reply mode matched to what the worker was given.
+    fn push_results_of(&self, id: WorkerId, results: &mut Vec<&[u8]>) {
+        if results.is_empty() {
+            return;
+        }
+        if self.config.reply.is_some() {
+            self.answers(id, results);
+            results.clear();
+        } else {
+            self.events.push_results(id, results.drain(..));
         }
     }
 
@@ -93,6 +107,7 @@ impl Inner {
         if !w.out.is_empty() {
             std::mem::swap(&mut w.out, buf);
             w.inflight = buf.len();
+            w.untaken = 0;
             tasks::Step::Write
         } else if w.close_requested {
             tasks::Step::Close
