@@ -4,7 +4,7 @@
 
 const net = require('node:net')
 const { EVENT_STRIDE: STRIDE } = require('../binding.js')
-const { workerError } = require('./errors')
+const { workerError, messageFailed } = require('./errors')
 const { parseBatch, InvalidLine } = require('./results')
 const { Worker, signalNames } = require('./worker')
 
@@ -22,7 +22,8 @@ const EV = {
   RESPAWN: 10,
   ABORTED: 11,
   WORKER_READY: 12,
-  FINISHED: 13
+  FINISHED: 13,
+  FAILED: 14
 }
 const CONTROL_PAUSE = 1
 const CONTROL_DRAIN = 2
@@ -38,13 +39,19 @@ function handleBatch (m, batch) {
   for (let i = 0; i < ev.length; i += STRIDE) if (ev[i] === EV.RESULTS) resultCount += ev[i + 2]
   const results = resultCount > 0 ? parseBatch(m._core.takeResults(), resultCount) : null
   const dropped = batch.dropped ? JSON.parse(batch.dropped) : null
+  const failed = batch.failed ? JSON.parse(batch.failed) : null
   let r = 0
   let d = 0
+  let f = 0
   for (let i = 0; i < ev.length; i += STRIDE) {
     switch (ev[i]) {
       case EV.RESULTS:
-        onResults(m, ev[i + 1], results, r, ev[i + 2])
+        onResults(m, ev[i + 1], results, r, ev[i + 2], batch.replies)
         r += ev[i + 2]
+        break
+      case EV.FAILED:
+        onFailed(m, ev, i, failed[f], batch.failedSeqs[f])
+        f++
         break
       case EV.DROPPED: {
         // A message sent to every pool is reported like 0.0.7 did: without a script.
@@ -59,7 +66,19 @@ function handleBatch (m, batch) {
   if (results) m._updateFlow()
 }
 
-function onResults (m, workerId, results, start, count) {
+/** Reply mode: a message failed for good; a call rejects, a sent message is a 'failed' event. */
+function onFailed (m, ev, i, message, seq) {
+  const signal = ev[i + 5] ? signalNames[ev[i + 5]] ?? null : null
+  const err = messageFailed(ev[i + 2], ev[i + 4] ? ev[i + 3] : null, signal, m.config.maxRetries)
+  if (m._calls.has(seq)) m._calls.reject(seq, err)
+  else m.emit('failed', err, message, m._poolsById.get(ev[i + 1])?.script)
+}
+
+// What `replies[k]` says of result k in reply mode (see `Batch::replies` in src/events.rs):
+// > 0 answers that call, 0 is a stream result, -1 a message-only one.
+const MESSAGE_ONLY = -1
+
+function onResults (m, workerId, results, start, count, replies) {
   const worker = m._workersById.get(workerId)
   const pool = worker?._pool
   const script = pool?.script
@@ -74,8 +93,15 @@ function onResults (m, workerId, results, start, count) {
       m.emit('worker-error', err, script, pool?.args, worker)
       continue
     }
+    const reply = replies.length > 0 ? replies[k] : 0
     if (emitMessage) m.emit('message', message, script, worker)
     if (workerMessage) worker.emit('message', message)
+    // An answer to call() belongs to its caller; an unexpected answer is a 'message' only.
+    if (reply > 0) {
+      m._calls.resolve(reply, message)
+      continue
+    }
+    if (reply === MESSAGE_ONLY) continue
     // An object-mode stream cannot carry null (pushing it would end the stream): a worker's
     // `process.send(null)` is a 'message' event only.
     if (message === null) continue

@@ -6,7 +6,8 @@
 const { Duplex, Readable } = require('node:stream')
 const { Core } = require('../binding.js')
 const { normalizeConfig, coreConfig, poolSpec, stringArray } = require('./options')
-const { invalidArgType, outOfRange, stopped } = require('./errors')
+const { invalidArgType, invalidArgValue, outOfRange, stopped, abortError, managerStopped, replyModeRequired } = require('./errors')
+const { Calls } = require('./calls')
 const { serialize } = require('./serialize')
 const { encode, LineBatch } = require('./encode')
 const { Worker } = require('./worker')
@@ -67,6 +68,8 @@ class Manager extends Duplex {
     this.stats = { paused: 0, messages: 0, length: 0, start: Date.now(), pauses: 0, drains: 0 }
     this._pauseStart = 0
     this._stoppedPromise = new Promise((resolve) => { this._resolveStopped = resolve })
+    /** Reply mode: the promises of call(), by the core's sequence number. */
+    this._calls = new Calls((seq) => this._core.cancel(seq))
   }
 
   // ---- pools -------------------------------------------------------------------------
@@ -217,6 +220,42 @@ class Manager extends Duplex {
     return pool ? !pool.saturated : !this._targetSaturated(BROADCAST)
   }
 
+  /**
+   * Reply mode: sends `message` to one worker of `script` (which may be left out when there
+   * is one script) and resolves with its answer. Rejects with ERR_WORKER_DIED,
+   * ERR_CALL_TIMEOUT, an AbortError, or ERR_MANAGER_STOPPED.
+   */
+  call (message, options = {}) {
+    if (!this.config.reply) throw replyModeRequired()
+    if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options)
+    const { script, timeout, signal } = options
+    if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 1) || !Number.isFinite(timeout))) {
+      throw typeof timeout === 'number' ? outOfRange('options.timeout', 'a finite number >= 1', timeout) : invalidArgType('options.timeout', 'of type number', timeout)
+    }
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an AbortSignal', signal)
+    let pool
+    if (script === undefined) {
+      if (this._pools.size !== 1 && !this.stopped) {
+        throw invalidArgValue('options.script', `must name a script when the manager has ${this._pools.size} scripts`, script)
+      }
+      pool = this._pools.values().next().value
+    } else {
+      if (typeof script !== 'string') throw invalidArgType('options.script', 'of type string', script)
+      pool = this._pools.get(script)
+      if (!pool && !this.stopped) throw invalidArgValue('options.script', 'is not a script of this manager', script)
+    }
+    if (signal?.aborted) return Promise.reject(abortError(signal))
+    if (this.stopped || !pool) return Promise.reject(managerStopped())
+    const line = serialize(message)
+    // Messages sent before this one reach the core first (ordered output follows that order).
+    this._flush()
+    const { buffer, length } = encode(line)
+    const seq = this._core.call(pool.id, buffer, length, timeout ?? -1)
+    this.stats.messages++
+    this.stats.length += line.length
+    return this._calls.add(seq, signal)
+  }
+
   _customBalancing () {
     return this.balance !== Manager.prototype.balance || this.filter !== Manager.prototype.filter
   }
@@ -328,7 +367,8 @@ class Manager extends Duplex {
 
   /** Keeps the workers that can take a message now; replaceable on the instance. */
   filter (workers) {
-    return workers.filter((w) => !w.paused && !w.buffering && w.connected)
+    const c = this.config.reply ? this.config.concurrency : 0
+    return workers.filter((w) => !w.paused && !w.buffering && w.connected && (c === 0 || this._core.workerInFlight(w._id) < c))
   }
 
   // ---- the stream --------------------------------------------------------------------
@@ -444,6 +484,7 @@ class Manager extends Duplex {
     this._flush()
     this._core.stop()
     this._shutDown()
+    this._calls.rejectAll(managerStopped)
     const cb = this._writeCallback
     this._writeCallback = null
     if (cb) cb()
@@ -479,7 +520,7 @@ class Manager extends Duplex {
     const s = this.stats
     const elapsed = Math.max(1, Date.now() - s.start)
     const paused = s.paused + (this._paused ? Date.now() - this._pauseStart : 0)
-    return {
+    const stats = {
       messagesPerMs: s.messages / elapsed,
       bytesPerMs: s.length / elapsed,
       percentPaused: (paused * 100) / elapsed,
@@ -488,6 +529,12 @@ class Manager extends Duplex {
       pauses: s.pauses,
       drains: s.drains
     }
+    const reply = this.config.reply ? this._core.replyStats() : null
+    if (reply) {
+      const { inFlight, retried, failed, timedOut, wait, run } = reply
+      Object.assign(stats, { inFlight, retried, failed, timedOut, latency: { wait: { ...wait }, run: { ...run } } })
+    }
+    return stats
   }
 
   _endReadable () {
@@ -520,6 +567,7 @@ class Manager extends Duplex {
       this._core.stop()
       this._shutDown()
     }
+    this._calls.rejectAll(managerStopped)
     this._letGo()
     this._resolveStopped()
   }

@@ -14,7 +14,12 @@ const DEFAULTS = Object.freeze({
   minUptime: 1000,
   maxRespawnDelay: 10000,
   maxMessageBytes: 64 * 1024 * 1024,
-  maxWorkerRss: 0
+  maxWorkerRss: 0,
+  reply: false,
+  ordered: false,
+  concurrency: 1,
+  maxRetries: 3,
+  timeout: -1
 })
 
 // Tuned internally (see bench/); not part of the documented config.
@@ -33,6 +38,13 @@ function number (config, name, { min = 0, integer = false, allowMinusOne = false
   return value
 }
 
+function boolean (config, name) {
+  const value = config[name]
+  if (value === undefined || value === null) return DEFAULTS[name]
+  if (typeof value !== 'boolean') throw invalidArgType(`config.${name}`, 'of type boolean', value)
+  return value
+}
+
 /** Returns a complete, validated config object (what `manager.config` shows). */
 function normalizeConfig (config) {
   if (config === undefined || config === null) config = {}
@@ -42,6 +54,8 @@ function normalizeConfig (config) {
   if (config.fork !== undefined && (config.fork === null || typeof config.fork !== 'object')) {
     throw invalidArgType('config.fork', 'of type object', config.fork)
   }
+  const ordered = boolean(config, 'ordered')
+  const timeout = config.timeout === undefined || config.timeout === null ? -1 : number(config, 'timeout', { min: 1 })
   return {
     respawnInterval: number(config, 'respawnInterval'),
     maxQueue: number(config, 'maxQueue', { integer: true }),
@@ -53,6 +67,12 @@ function normalizeConfig (config) {
     maxRespawnDelay: number(config, 'maxRespawnDelay'),
     maxMessageBytes: number(config, 'maxMessageBytes', { integer: true, min: 1 }),
     maxWorkerRss: number(config, 'maxWorkerRss', { integer: true }),
+    // Reply mode (`ordered` implies it); `timeout` -1: none.
+    reply: boolean(config, 'reply') || ordered,
+    ordered,
+    concurrency: number(config, 'concurrency', { integer: true, min: 1 }),
+    maxRetries: number(config, 'maxRetries', { integer: true }),
+    timeout,
     fork: config.fork ? { ...config.fork } : {}
   }
 }
@@ -70,7 +90,12 @@ function coreConfig (c) {
     maxMessageBytes: c.maxMessageBytes,
     maxWorkerRss: c.maxWorkerRss,
     workerHighWater: WORKER_HIGH_WATER,
-    resultsHighWater: RESULTS_HIGH_WATER
+    resultsHighWater: RESULTS_HIGH_WATER,
+    reply: c.reply,
+    ordered: c.ordered,
+    concurrency: c.concurrency,
+    maxRetries: c.maxRetries,
+    timeout: c.timeout
   }
 }
 

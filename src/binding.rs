@@ -396,6 +396,11 @@ impl Core {
     }
 
     #[napi]
+    pub fn worker_in_flight(&self, worker: u32) -> u32 {
+        self.manager.worker_in_flight(worker) as u32
+    }
+
+    #[napi]
     pub fn reply_stats(&self) -> Option<ReplyFigures> {
         self.manager.reply_stats().map(|s| ReplyFigures {
             in_flight: s.in_flight as f64,

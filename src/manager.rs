@@ -286,6 +286,15 @@ impl Manager {
         self.inner.cancel(seq)
     }
 
+    /// Reply mode: tracked messages in flight on `worker` (0 when it is gone).
+    pub fn worker_in_flight(&self, worker: WorkerId) -> usize {
+        self.inner
+            .lock()
+            .workers
+            .get(&worker)
+            .map_or(0, |w| w.awaiting.len())
+    }
+
     /// Reply mode's figures; None when it is off.
     pub fn reply_stats(&self) -> Option<ReplyStats> {
         let st = self.inner.lock();
