@@ -49,6 +49,16 @@ declare namespace forkfriend {
     maxMessageBytes?: number
     /** A worker whose resident memory exceeds this many bytes is retired gracefully: a replacement starts, it gets no new messages and is closed once it answered ('worker-error' ERR_WORKER_MEMORY_LIMIT). 0 (default): no limit. */
     maxWorkerRss?: number
+    /** Reply mode: each message gets exactly one answer, tied to it (needed for `call()`). Default false. */
+    reply?: boolean
+    /** Results leave the readable side in input order (bounded reorder window). Implies `reply`. Default false. */
+    ordered?: boolean
+    /** Reply mode: most messages in flight on one worker (an integer >= 1). Default 1. */
+    concurrency?: number
+    /** Reply mode: resends of a message whose worker died; it fails (ERR_WORKER_DIED) after `maxRetries + 1` deaths. Default 3. */
+    maxRetries?: number
+    /** Reply mode: ms a message written to a worker may wait for its answer; then it fails (ERR_CALL_TIMEOUT) and the worker is replaced. Default none (-1 in `manager.config`). */
+    timeout?: number
     /** Fork options for every worker (`manager.options`, set later, takes precedence). */
     fork?: ForkOptions
   }
@@ -73,6 +83,43 @@ declare namespace forkfriend {
     pauses: number
     /** Number of 'drain' events. */
     drains: number
+    /** Reply mode only: messages written to a worker and not answered yet. */
+    inFlight?: number
+    /** Reply mode only: messages sent again because their worker died. */
+    retried?: number
+    /** Reply mode only: messages that failed for good. */
+    failed?: number
+    /** Reply mode only: failed messages that timed out. */
+    timedOut?: number
+    /** Reply mode only: ms queued until written to a worker (`wait`), and written until answered (`run`). */
+    latency?: { wait: Percentiles, run: Percentiles }
+  }
+
+  /** Latency percentiles in milliseconds, over the manager's life. */
+  interface Percentiles {
+    p50: number
+    p90: number
+    p99: number
+    max: number
+  }
+
+  /** Options of `manager.call()`. */
+  interface CallOptions {
+    /** The script whose workers take the message; may be left out when the manager has one script. */
+    script?: string
+    /** ms to wait for the answer once written to a worker; overrides `config.timeout`. */
+    timeout?: number
+    /** Aborting it rejects the call with an AbortError (code ABORT_ERR). */
+    signal?: AbortSignal
+  }
+
+  /** The error of a message that failed in reply mode. */
+  interface MessageError extends Error {
+    code: 'ERR_WORKER_DIED' | 'ERR_CALL_TIMEOUT' | 'ERR_SCRIPT_REMOVED'
+    /** ERR_WORKER_DIED: exit code of the last worker that died with it (null if a signal ended it). */
+    exitCode?: number | null
+    /** ERR_WORKER_DIED: the signal that ended the last worker, or null. */
+    signal?: string | null
   }
 
   /** `manager.stats`: the live counters 0.0.7 kept (`getStats()` derives its rates from them). */
@@ -141,6 +188,11 @@ declare namespace forkfriend {
      * JSON cannot encode. After `stop()` it returns false and emits 'drop', and never throws.
      */
     send (message: unknown, script?: string): boolean
+    /**
+     * Reply mode: a promise of the answer to `message`. Rejects with a MessageError, an
+     * AbortError (ABORT_ERR) or ERR_MANAGER_STOPPED; throws ERR_REPLY_MODE_REQUIRED without reply mode.
+     */
+    call<T = any> (message: unknown, options?: CallOptions): Promise<T>
     /** Stops now: workers are ended, nothing respawns, queued messages are dropped ('drop'). Emits 'end'. */
     stop (): void
     /** Graceful: delivers everything queued, lets workers answer, then ends them. */
@@ -165,6 +217,8 @@ declare namespace forkfriend {
     on (event: 'worker-aborted', listener: (script: string) => void): this
     on (event: 'worker-respawn', listener: (script: string, delayMs: number, crashes: number) => void): this
     on (event: 'drop', listener: (script: string | undefined, message: any) => void): this
+    /** Reply mode: a message from `send()`/`write()` failed for good; it gives no result. */
+    on (event: 'failed', listener: (error: MessageError, message: any, script: string) => void): this
     on (event: 'pause' | 'drain' | 'end' | 'finish' | 'close', listener: () => void): this
     on (event: 'error', listener: (error: Error) => void): this
     on (event: string | symbol, listener: (...args: any[]) => void): this

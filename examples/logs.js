@@ -1,5 +1,6 @@
 'use strict'
-// The main example: a log file, split into lines, parsed by 4 worker processes.
+// The main example: a log file, split into lines, parsed by 4 worker processes, the parsed
+// lines written in the order of the file.
 //
 //   node examples/logs.js                  parsed lines on stdout, one JSON object each
 //   node examples/logs.js parsed.ndjson    parsed lines in a file
@@ -15,21 +16,19 @@ const input = path.join(__dirname, 'data', 'application.log')
 const output = process.argv[2] ? fs.createWriteStream(process.argv[2]) : process.stdout
 
 // Text in, one message per line out. Each chunk written to the manager is one message.
-// Lines are numbered because results come back in the order workers finish them.
 function splitLines () {
   let rest = ''
-  let n = 0
   return new Transform({
     decodeStrings: false,
     readableObjectMode: true,
     transform (text, encoding, callback) {
       const lines = (rest + text).split('\n')
       rest = lines.pop()
-      for (const line of lines) this.push({ n: ++n, text: line })
+      for (const line of lines) this.push(line)
       callback()
     },
     flush (callback) {
-      if (rest !== '') this.push({ n: ++n, text: rest })
+      if (rest !== '') this.push(rest)
       callback()
     }
   })
@@ -45,13 +44,15 @@ const toJsonLines = new Transform({
   }
 })
 
-const manager = forkfriend()
+// ordered: results leave in input order, whichever worker finishes first.
+// concurrency: up to 8 lines in flight on each worker, so none waits for the next line.
+const manager = forkfriend({ ordered: true, concurrency: 8 })
 manager.add(path.join(__dirname, 'workers', 'parse-line.js'), 4)
 
 pipeline(
   fs.createReadStream(input, 'utf8'),
   splitLines(),
-  manager, // one message per line in, one result per line out
+  manager, // one message per line in, one result per line out, in the same order
   toJsonLines,
   output,
   (err) => {

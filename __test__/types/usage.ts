@@ -60,3 +60,16 @@ const backedUp: boolean = manager.paused || manager.ended
 const streams: Record<string, import('node:stream').Readable> = manager.workerStreams
 const firstArgs: forkfriend.Args = manager.workers['w.js'].args
 void backedUp; void streams; void firstArgs
+
+const replying = forkfriend({ ordered: true, reply: true, concurrency: 8, maxRetries: 5, timeout: 1000 })
+async function ask (): Promise<void> {
+  const answer: { n: number } = await replying.call<{ n: number }>({ n: 1 }, { script: 'w.js', timeout: 50, signal: AbortSignal.timeout(100) })
+  const untyped = await replying.call('x')
+  void answer.n; void untyped
+}
+replying.on('failed', (error, message, script) => { void error.code; void error.exitCode; void message; void script.length })
+const rs = replying.getStats()
+void ((rs.inFlight ?? 0) + (rs.retried ?? 0) + (rs.failed ?? 0) + (rs.timedOut ?? 0) + (rs.latency?.run.p99 ?? 0) + (rs.latency?.wait.max ?? 0))
+const concurrency: number = replying.config.concurrency
+const ordered: boolean = replying.config.ordered
+void ask; void concurrency; void ordered

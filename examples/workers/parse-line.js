@@ -1,6 +1,6 @@
 'use strict'
-// A forkfriend worker: it gets one log line per message, as { n, text }, and answers with
-// the parsed line. It is a plain Node script; nothing here is specific to forkfriend.
+// A forkfriend worker: it gets one log line per message, a string, and answers with the
+// parsed line: one answer per message, in the order the messages came. It is a plain Node script; nothing here is specific to forkfriend.
 
 const LINE = /^(\S+) (DEBUG|INFO|WARN|ERROR) +\[([\w-]+)\] (.*)$/
 const REQUEST = /^(GET|POST|PUT|DELETE|PATCH) (\S+) (\d{3}) (\d+)ms$/
@@ -21,6 +21,6 @@ function parse (text) {
   return result
 }
 
-process.on('message', ({ n, text }) => {
-  process.send({ n, pid: process.pid, ...parse(text) })
+process.on('message', (text) => {
+  process.send({ pid: process.pid, ...parse(text) })
 })
