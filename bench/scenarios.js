@@ -19,6 +19,12 @@ const FLOOD_STALL_MS = 3000
 module.exports = [
   { name: 'echo-100b', kind: 'throughput', worker: 'echo', workers: 2, count: 200000, size: 100,
     quick: { count: 20000 } },
+  // Reply mode (issue 11): the same echo, every message tracked until its answer; then with
+  // results in input order. Baseline: the plain fork() loop of echo-100b (it has neither).
+  { name: 'echo-100b-reply', kind: 'throughput', worker: 'echo', workers: 2, count: 200000, size: 100,
+    config: { reply: true, concurrency: 64 }, quick: { count: 20000 } },
+  { name: 'echo-100b-ordered', kind: 'throughput', worker: 'echo', workers: 2, count: 200000, size: 100,
+    config: { ordered: true, concurrency: 64 }, quick: { count: 20000 } },
   { name: 'echo-16k', kind: 'throughput', worker: 'echo', workers: 2, count: 5000, size: 16384,
     quick: { count: 1000 } },
   { name: 'cpu-1w', kind: 'throughput', worker: 'cpu', workers: 1, count: 20000, size: 100,
