@@ -111,6 +111,18 @@ impl Batch {
     fn is_empty(&self) -> bool {
         self.events.is_empty()
     }
+
+    /// Counts `n` results just added for `worker`: consecutive results of one worker share
+    /// one event.
+    fn note_results(&mut self, worker: WorkerId, n: u32) {
+        if n == 0 {
+            return;
+        }
+        match self.events.last_mut() {
+            Some(Event::Results { worker: w, count }) if *w == worker => *count += n,
+            _ => self.events.push(Event::Results { worker, count: n }),
+        }
+    }
 }
 
 /// Appends one JSON text to an array text under construction.
@@ -172,7 +184,7 @@ impl EventQueue {
         self.with(|b| b.events.push(event));
     }
 
-    /// Adds results of one worker; consecutive results of one worker share one event.
+    /// Adds results of one worker.
     pub fn push_results<'a>(&self, worker: WorkerId, lines: impl IntoIterator<Item = &'a [u8]>) {
         self.with(|b| {
             let mut n = 0u32;
@@ -180,13 +192,7 @@ impl EventQueue {
                 b.results.push(line);
                 n += 1;
             }
-            if n == 0 {
-                return;
-            }
-            match b.events.last_mut() {
-                Some(Event::Results { worker: w, count }) if *w == worker => *count += n,
-                _ => b.events.push(Event::Results { worker, count: n }),
-            }
+            b.note_results(worker, n);
         });
     }
 
@@ -203,13 +209,7 @@ impl EventQueue {
                 b.replies.push(reply);
                 n += 1;
             }
-            if n == 0 {
-                return;
-            }
-            match b.events.last_mut() {
-                Some(Event::Results { worker: w, count }) if *w == worker => *count += n,
-                _ => b.events.push(Event::Results { worker, count: n }),
-            }
+            b.note_results(worker, n);
         });
     }
 
