@@ -24,7 +24,7 @@ Workers:
       --ordered        write answers in input order (implies --reply)
       --concurrency N  messages in flight per worker (implies --reply; default 1)
       --retries N      deliveries after a worker died with a message (implies --reply; default 3)
-      --timeout MS     fail a message not answered in MS ms (implies --reply)
+      --timeout MS     fail a message not answered MS ms after it was read (implies --reply)
 
 Reporting:
       --progress       show progress on stderr (default: when stderr is a terminal)

@@ -17,8 +17,8 @@ const OUTPUT_CLOSED = 141 // 128 + SIGPIPE, what a shell shows for a writer cut 
 // A script that crashed this many times in a row before anything was answered never works.
 const GIVE_UP_CRASHES = 5
 
-function preview (message) {
-  const text = typeof message === 'string' ? message : JSON.stringify(message)
+function preview (message, json) {
+  const text = typeof message === 'string' && !json ? message : JSON.stringify(message)
   return text.length > 80 ? `${text.slice(0, 77)}...` : text
 }
 
@@ -108,7 +108,7 @@ async function run (opts, script, input, dest, stderr) {
   })
   manager.on('failed', (err, message) => {
     failed++
-    log(`forkfriend: a message failed (${err.code}): ${preview(message)}`)
+    log(`forkfriend: a message failed (${err.code}): ${preview(message, opts.json)}`)
   })
   manager.on('worker-respawn', (s, delay, crashes) => {
     if (crashes >= GIVE_UP_CRASHES && writer.answers === 0 && !outcome) {
