@@ -139,6 +139,7 @@ async function run (opts, script, input, dest, stderr) {
   const removeSignals = onInterrupt({
     graceful (signal) {
       outcome = outcome ?? EXIT_STATUS[signal]
+      log(`forkfriend: ${signal}: reading no more input, finishing what is in flight (${signal} again stops at once)`)
       stopInput()
     },
     now (signal) {
