@@ -13,17 +13,20 @@ const table = require('./lib/table')
 const USAGE = `usage: node bench/run.js [--runs N] [--only s1,s2] [--impl i1,i2] [--quick] [--write] [--json FILE]
   --runs N     runs per (impl, scenario), alternating impls (default 3)
   --only LIST  scenarios by name (${require('./scenarios').map((s) => s.name).join(', ')})
-  --impl LIST  implementations (baseline, forkfriend-send, forkfriend-stream)
+  --impl LIST  implementations (baseline, forkfriend-send, forkfriend-stream, forkfriend-cli)
   --quick      smaller counts: a smoke test, not figures to quote
   --write      write the tables to bench/RESULTS.md
   --json FILE  write every run's raw result line to FILE`
 
 const ALL_KINDS = ['throughput', 'startup', 'respawn']
-// The stream impl would time startup/respawn exactly as the send impl does.
+// The stream impl would time startup/respawn exactly as the send impl does. `lines` is the
+// command line's job (a file of lines through workers into a file), which the send impl
+// does not do.
 const IMPLS = [
-  { name: 'baseline', kinds: ALL_KINDS },
+  { name: 'baseline', kinds: [...ALL_KINDS, 'lines'] },
   { name: 'forkfriend-send', kinds: ALL_KINDS, addon: true },
-  { name: 'forkfriend-stream', kinds: ['throughput'], addon: true }
+  { name: 'forkfriend-stream', kinds: ['throughput', 'lines'], addon: true },
+  { name: 'forkfriend-cli', kinds: ['lines'], addon: true }
 ]
 
 function parseArgs (argv) {
@@ -137,6 +140,8 @@ async function main () {
   const sections = []
   for (const sc of scs) {
     const mine = impls.filter((i) => i.kinds.includes(sc.kind))
+    // Made before any run, so that no run pays for it (or counts it in its peak RSS).
+    if (sc.kind === 'lines') require('./lib/lines').inputFile(sc)
     const byImpl = Object.fromEntries(mine.map((i) => [i.name, []]))
     for (let r = 1; r <= opts.runs; r++) {
       for (const impl of mine) {

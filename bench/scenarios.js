@@ -37,6 +37,11 @@ module.exports = [
   { name: 'flood-1m', kind: 'throughput', worker: 'slow', args: [1, FLOOD_STALL_MS], workers: 1,
     count: 1000000, size: 100, rssSampleAtMs: FLOOD_STALL_MS - 100, timeoutMs: 240000,
     quick: { count: 200000, args: [1, 1000], rssSampleAtMs: 900 } },
+  // The command line's job (issue 12): a file of 1M lines through 2 echo workers into a file,
+  // `forkfriend -n 2 -i in -o out echo.js` against the same pipeline written with the stream
+  // API (and the baseline by hand). The whole job is timed, worker start and exit included.
+  { name: 'cli-1m', kind: 'lines', worker: 'echo', workers: 2, count: 1000000, size: 100,
+    compare: ['forkfriend-cli', 'forkfriend-stream'], quick: { count: 100000 } },
   // startup: add(script, 4) / four fork() calls -> each worker answered a ping.
   // Both are dominated by Node booting the worker, which on the bench machine takes either
   // ~80-90 ms or ~115-130 ms (for fork() and forkfriend alike), so a run takes 9 samples.

@@ -122,5 +122,58 @@ async function respawn () {
   c.report(c.latencyResult(sc, readyMs, spawnMs))
 }
 
-const kinds = { throughput, startup, respawn }
+/**
+ * The `lines` job by hand: a file's lines round robin to the children (reading paused while
+ * every child is backed up), replies gathered into 64 KiB writes to the output file.
+ */
+async function lines () {
+  const fs = require('fs')
+  const L = require('../lib/lines')
+  await L.run(sc, async (input, output) => {
+    const kids = Array.from({ length: sc.workers }, spawn)
+    await Promise.all(kids.map(ready))
+    const out = fs.openSync(output, 'w')
+    let text = ''
+    let replies = 0
+    let allReplied
+    const replied = new Promise((resolve) => { allReplied = resolve })
+    const onReply = (m) => {
+      text += `${m}\n`
+      if (text.length >= 65536) { fs.writeSync(out, text); text = '' }
+      if (++replies === sc.count) allReplied()
+    }
+    for (const k of kids) k.on('message', onReply)
+    const source = fs.createReadStream(input, { encoding: 'utf8', highWaterMark: 256 * 1024 })
+    const lanes = kids.map((child) => {
+      const lane = { child, sent: 0, done: 0, blocked: false }
+      lane.onSent = () => {
+        lane.done++
+        if (lane.blocked && lane.done === lane.sent) {
+          lane.blocked = false
+          source.resume()
+        }
+      }
+      return lane
+    })
+    let rr = 0
+    let rest = ''
+    source.on('data', (chunk) => {
+      const parts = (rest + chunk).split('\n')
+      rest = parts.pop()
+      for (const line of parts) {
+        const lane = lanes[rr]
+        rr = (rr + 1) % lanes.length
+        lane.sent++
+        if (!lane.child.send(line, lane.onSent)) lane.blocked = true
+      }
+      if (lanes.every((l) => l.blocked)) source.pause()
+    })
+    await replied
+    fs.writeSync(out, text)
+    fs.closeSync(out)
+    await stopAll(kids)
+  })
+}
+
+const kinds = { throughput, startup, respawn, lines }
 kinds[sc.kind]().catch((e) => c.report({ scenario: sc.name, error: String(e && e.stack || e) }, 1))

@@ -47,7 +47,29 @@ async function throughput () {
   c.report(c.throughputResult(sc, tally, meter, { shutdownMs, leftover, ...seen.summary() }))
 }
 
-if (sc.kind !== 'throughput') {
-  c.report({ scenario: sc.name, error: 'stream impl runs throughput scenarios only' }, 64)
+/**
+ * The `lines` job as an app would write it with the stream API: file -> split2 -> manager ->
+ * one text line per answer -> file. It is what the command line does, without the command line.
+ */
+async function lines () {
+  const fs = require('fs')
+  const { Transform } = require('stream')
+  const { pipeline } = require('stream/promises')
+  const split2 = require('split2')
+  await require('../lib/lines').run(sc, async (input, output) => {
+    const manager = forkfriend()
+    manager.add(script, sc.workers)
+    await pipeline(
+      fs.createReadStream(input, { highWaterMark: 256 * 1024 }),
+      split2('\n'),
+      manager,
+      new Transform({ writableObjectMode: true, transform (answer, _enc, cb) { cb(null, `${answer}\n`) } }),
+      fs.createWriteStream(output)
+    )
+    await manager.close()
+  })
 }
-throughput().catch((e) => c.report({ scenario: sc.name, error: String(e && e.stack || e) }, 1))
+
+const kinds = { throughput, lines }
+if (!kinds[sc.kind]) c.report({ scenario: sc.name, error: 'stream impl runs throughput and lines scenarios only' }, 64)
+kinds[sc.kind]().catch((e) => c.report({ scenario: sc.name, error: String(e && e.stack || e) }, 1))

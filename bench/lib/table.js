@@ -19,13 +19,14 @@ function stat (runs, field, fmt, base) {
 const sum = (runs, f) => runs.reduce((a, r) => a + (r[f] || 0), 0)
 
 function columns (sc) {
-  if (sc.kind !== 'throughput') {
+  if (sc.kind !== 'throughput' && sc.kind !== 'lines') {
     return [
       ['ready ms', 'readyMs', (x) => num(x, 1)],
       ['spawned ms', 'spawnMs', (x) => num(x, 1)]
     ]
   }
   const cols = [
+    ...(sc.kind === 'lines' ? [['job s', 'elapsedMs', (x) => num(x / 1000, 2)]] : []),
     ['msgs/s', 'msgsPerSec', rate],
     ['CPU µs/msg', 'cpuUsPerMsg', (x) => num(x, 2)],
     ['peak RSS MB', 'peakRssMB', (x) => num(x, 1)]
@@ -44,7 +45,7 @@ function render (sc, byImpl) {
     const base = impl === 'baseline' ? null : (byImpl.baseline || []).filter((r) => !r.error)
     const cells = cols.flatMap(([, f, fmt]) => stat(ok, f, fmt, base))
     const bad = `${sum(runs, 'lost')}/${sum(runs, 'duplicated')}/${sum(runs, 'invalid')}`
-    lines.push(`| ${impl} | ${cells.join(' | ')} | ${sc.kind === 'throughput' ? bad : '–'} | ${runs.length - ok.length}/${runs.length} |`)
+    lines.push(`| ${impl} | ${cells.join(' | ')} | ${sc.kind === 'throughput' || sc.kind === 'lines' ? bad : '–'} | ${runs.length - ok.length}/${runs.length} |`)
     for (const r of runs) if (r.error) notes.push(`- ${impl}: ${r.error.split('\n')[0]}`)
     const busy = runs.filter((r) => r.busy).length
     if (busy) notes.push(`- ${impl}: ${busy} run(s) timed while the machine was busy with other work`)
@@ -56,12 +57,28 @@ function render (sc, byImpl) {
       }
     }
   }
+  const compared = compare(sc, byImpl)
+  if (compared) notes.unshift(compared)
   return lines.concat(notes.length ? ['', ...new Set(notes)] : []).join('\n')
+}
+
+/** `sc.compare = [a, b]`: a's medians over b's (time per job, CPU, peak RSS). */
+function compare (sc, byImpl) {
+  if (!sc.compare) return null
+  const [a, b] = sc.compare.map((name) => (byImpl[name] || []).filter((r) => !r.error))
+  if (!a || !b || !a.length || !b.length) return null
+  const ratio = (f) => {
+    const x = median(a.map((r) => r[f]))
+    const y = median(b.map((r) => r[f]))
+    return x && y ? `${(x / y).toFixed(2)}×` : '–'
+  }
+  return `- ${sc.compare[0]} ÷ ${sc.compare[1]}: time ${ratio('elapsedMs')}, CPU/msg ${ratio('cpuUsPerMsg')}, peak RSS ${ratio('peakRssMB')}`
 }
 
 function describe (sc) {
   if (sc.kind === 'startup') return ` — ${sc.workers} workers, median of ${sc.iterations} per run`
   if (sc.kind === 'respawn') return ` — SIGKILL → replacement answers, median of ${sc.iterations} per run`
+  if (sc.kind === 'lines') return ` — ${sc.count} lines × ${sc.size} B, file → ${sc.workers} × ${sc.worker}.js → file, whole job timed`
   const args = sc.args && sc.args.length ? ` ${sc.args.join(' ')}` : ''
   return ` — ${sc.count} × ${sc.size} B, ${sc.workers} × ${sc.worker}.js${args}`
 }
