@@ -9,7 +9,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
-const { PKG_ROOT, alive, waitFor } = require('./helpers');
+const { PKG_ROOT, waitFor, taggedPids } = require('./helpers');
 
 const BIN = path.join(PKG_ROOT, 'bin', 'forkfriend.js');
 const CLI_FIXTURES = path.join(__dirname, 'fixtures', 'cli');
@@ -22,20 +22,7 @@ function cliFixture(name) {
 
 /** Pids of the live processes started with `TAG_VAR=tag` in their environment. */
 function tagged(tag) {
-  const needle = Buffer.from(`\0${TAG_VAR}=${tag}\0`);
-  const found = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let environ;
-    try {
-      environ = fs.readFileSync(`/proc/${entry}/environ`);
-    } catch {
-      continue;
-    }
-    const padded = Buffer.concat([Buffer.from('\0'), environ, Buffer.from('\0')]);
-    if (padded.includes(needle) && alive(Number(entry))) found.push(Number(entry));
-  }
-  return found;
+  return taggedPids(TAG_VAR, tag);
 }
 
 function newTag() {

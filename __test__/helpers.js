@@ -224,7 +224,30 @@ function poolPids(manager, script) {
   return pool ? pool.map((w) => w.pid) : [];
 }
 
+/**
+ * Pids of the live processes whose environment has `name=value`. Workers inherit the
+ * environment, so a value unique to one run finds all of that run's processes, whoever
+ * their parent is now.
+ */
+function taggedPids(name, value) {
+  const needle = Buffer.from(`\0${name}=${value}\0`);
+  const found = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let environ;
+    try {
+      environ = fs.readFileSync(`/proc/${entry}/environ`);
+    } catch {
+      continue; // gone already, or not ours to read
+    }
+    const padded = Buffer.concat([Buffer.from('\0'), environ, Buffer.from('\0')]);
+    if (padded.includes(needle) && alive(Number(entry))) found.push(Number(entry));
+  }
+  return found;
+}
+
 module.exports = {
+  taggedPids,
   startOne,
   startPool,
   argvOf,

@@ -14,7 +14,7 @@ const assert = require('node:assert/strict');
 const { Readable, Writable } = require('node:stream');
 const { setTimeout: sleep } = require('node:timers/promises');
 const { alive, exists, waitFor, createManager } = require('./helpers');
-const { rfixture, within, liveWorkers, killQuietly } = require('./reliability-support');
+const { rfixture, within, liveWorkers, killStorm } = require('./reliability-support');
 
 const ECHO = rfixture('echo.js');
 const TOTAL = 50000;
@@ -42,23 +42,8 @@ test('crash storm: SIGKILL a random worker every 50 ms while 50k messages stream
 
   // The storm: every 50 ms, SIGKILL one random worker the manager still lists as running.
   let produced = 0;
-  let stormOver = false;
-  const killed = new Set();
-  const stormStart = Date.now();
-  const livePerTick = [];
-  const storm = (async () => {
-    while (!stormOver && Date.now() - stormStart < STORM_MS) {
-      const candidates = liveWorkers(manager, ECHO).filter((w) => !killed.has(w.pid));
-      livePerTick.push(candidates.length);
-      if (candidates.length > 0) {
-        const victim = candidates[Math.floor(Math.random() * candidates.length)];
-        killed.add(victim.pid);
-        killQuietly(victim.pid);
-      }
-      await sleep(TICK_MS);
-    }
-    stormOver = true;
-  })();
+  const storm = killStorm(manager, ECHO, { tickMs: TICK_MS, durationMs: STORM_MS });
+  const { killed, livePerTick, start: stormStart } = storm;
 
   // Input: 100 batches of 500, one batch per tick; the input ends only once the storm is over
   // and the pool is back to 4 (at end of input the manager no longer respawns).
@@ -73,8 +58,8 @@ test('crash storm: SIGKILL a random worker every 50 ms while 50k messages stream
       const due = t0 + (b + 1) * TICK_MS - Date.now();
       if (due > 0) await sleep(due);
     }
-    stormOver = true;
-    await storm;
+    storm.stop();
+    await storm.done;
     await waitFor(
       () => liveWorkers(manager, ECHO).length === POOL && liveWorkers(manager, ECHO).every((w) => w.connected),
       15000,

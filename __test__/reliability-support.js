@@ -33,6 +33,31 @@ function killQuietly(pid) {
   } catch {}
 }
 
+/**
+ * Every `tickMs`, SIGKILLs one random worker of `script` that the manager still lists as
+ * running, for `durationMs` or until stop(). Returns { killed (a Set of pids), livePerTick
+ * (killable workers seen at each tick), start (Date.now() of its start), stop(), done (a
+ * promise, settled when the storm is over) }.
+ */
+function killStorm(manager, script, { tickMs, durationMs }) {
+  const storm = { killed: new Set(), livePerTick: [], start: Date.now(), over: false };
+  storm.stop = () => { storm.over = true; };
+  storm.done = (async () => {
+    while (!storm.over && Date.now() - storm.start < durationMs) {
+      const candidates = liveWorkers(manager, script).filter((w) => !storm.killed.has(w.pid));
+      storm.livePerTick.push(candidates.length);
+      if (candidates.length > 0) {
+        const victim = candidates[Math.floor(Math.random() * candidates.length)];
+        storm.killed.add(victim.pid);
+        killQuietly(victim.pid);
+      }
+      await new Promise((resolve) => setTimeout(resolve, tickMs));
+    }
+    storm.over = true;
+  })();
+  return storm;
+}
+
 /** Registers on `t` a last-resort SIGKILL of every pid in `pids` (for test-made processes). */
 function killOnExit(t, pids) {
   t.after(() => {
@@ -68,4 +93,5 @@ function sampleRss(every = 20) {
 
 const mb = (bytes) => `${(bytes / MiB).toFixed(1)} MiB`;
 
-module.exports = { RELIABILITY, rfixture, within, liveWorkers, killQuietly, killOnExit, sampleRss, MiB, mb };
+module.exports = {
+  killStorm, RELIABILITY, rfixture, within, liveWorkers, killQuietly, killOnExit, sampleRss, MiB, mb };

@@ -9,7 +9,7 @@ const assert = require('node:assert/strict');
 const { Readable, Writable } = require('node:stream');
 const { setTimeout: sleep } = require('node:timers/promises');
 const { alive, exists, waitFor, createManager } = require('./helpers');
-const { rfixture, within, liveWorkers, killQuietly } = require('./reliability-support');
+const { rfixture, within, liveWorkers, killStorm } = require('./reliability-support');
 
 const ECHO = rfixture('echo.js');
 const TOTAL = 50000;
@@ -38,21 +38,8 @@ test('reply-mode crash storm: 0 lost, 0 duplicated, input order, nothing after t
   manager.add(ECHO, POOL);
   await within(up, 15000, '4 workers up');
 
-  let stormOver = false;
-  const killed = new Set();
-  const stormStart = Date.now();
-  const storm = (async () => {
-    while (Date.now() - stormStart < STORM_MS) {
-      const candidates = liveWorkers(manager, ECHO).filter((w) => !killed.has(w.pid));
-      if (candidates.length > 0) {
-        const victim = candidates[Math.floor(Math.random() * candidates.length)];
-        killed.add(victim.pid);
-        killQuietly(victim.pid);
-      }
-      await sleep(TICK_MS);
-    }
-    stormOver = true;
-  })();
+  const storm = killStorm(manager, ECHO, { tickMs: TICK_MS, durationMs: STORM_MS });
+  const { killed, start: stormStart } = storm;
 
   // The input ends once the storm is over and the pool is whole again (no respawn after end).
   let produced = 0;
@@ -66,7 +53,7 @@ test('reply-mode crash storm: 0 lost, 0 duplicated, input order, nothing after t
       const due = t0 + (b + 1) * TICK_MS - Date.now();
       if (due > 0) await sleep(due);
     }
-    await storm;
+    await storm.done;
     await waitFor(() => liveWorkers(manager, ECHO).length === POOL, 15000,
       () => `the pool to return to ${POOL} workers (has ${liveWorkers(manager, ECHO).length})`);
   })());
@@ -99,7 +86,7 @@ test('reply-mode crash storm: 0 lost, 0 duplicated, input order, nothing after t
   t.diagnostic(`sent ${produced}, answered ${written}, workers SIGKILLed ${killed.size}, ` +
     `redelivered ${stats.retried}, failed ${stats.failed}, stream done ${Date.now() - stormStart} ms after the storm began`);
 
-  assert.equal(stormOver, true);
+  assert.equal(storm.over, true);
   assert.deepEqual(errors, [], "the manager never emits 'error'");
   assert.deepEqual(failed, [], 'no message ran out of retries');
   assert.deepEqual(unexpected, [], 'no answer was unexpected');

@@ -30,6 +30,23 @@ function stopAll (kids) {
   return Promise.all(exited)
 }
 
+/**
+ * One child's send bookkeeping: `sent` and `done` count sends and their callbacks; a lane
+ * marked `blocked` (send() returned false) calls `unblocked` once every send has completed.
+ * `onSent` is one pre-bound callback per child: no closure per message.
+ */
+function sendLane (child, unblocked) {
+  const lane = { child, sent: 0, done: 0, blocked: false }
+  lane.onSent = () => {
+    lane.done++
+    if (lane.blocked && lane.done === lane.sent) {
+      lane.blocked = false
+      unblocked()
+    }
+  }
+  return lane
+}
+
 async function throughput () {
   const kids = Array.from({ length: sc.workers }, spawn)
   await Promise.all(kids.map(ready))
@@ -44,17 +61,7 @@ async function throughput () {
   // of a send fires when its bytes reach the socket, and callbacks fire in
   // order. So a blocked child is unblocked when all its sends have completed.
   // The callback is one pre-bound function per child: no closure per message.
-  const lanes = kids.map((child) => {
-    const lane = { child, sent: 0, done: 0, blocked: false }
-    lane.onSent = () => {
-      lane.done++
-      if (lane.blocked && lane.done === lane.sent) {
-        lane.blocked = false
-        pump()
-      }
-    }
-    return lane
-  })
+  const lanes = kids.map((child) => sendLane(child, () => pump()))
   let next = 0
   let rr = 0
   function pump () {
@@ -144,17 +151,7 @@ async function lines () {
     }
     for (const k of kids) k.on('message', onReply)
     const source = fs.createReadStream(input, { encoding: 'utf8', highWaterMark: 256 * 1024 })
-    const lanes = kids.map((child) => {
-      const lane = { child, sent: 0, done: 0, blocked: false }
-      lane.onSent = () => {
-        lane.done++
-        if (lane.blocked && lane.done === lane.sent) {
-          lane.blocked = false
-          source.resume()
-        }
-      }
-      return lane
-    })
+    const lanes = kids.map((child) => sendLane(child, () => source.resume()))
     let rr = 0
     let rest = ''
     source.on('data', (chunk) => {
