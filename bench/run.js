@@ -18,14 +18,14 @@ const USAGE = `usage: node bench/run.js [--runs N] [--only s1,s2] [--impl i1,i2]
   --write      write the tables to bench/RESULTS.md
   --json FILE  write every run's raw result line to FILE`
 
-const ALL_KINDS = ['throughput', 'startup', 'respawn']
+const ALL_KINDS = ['throughput', 'latency', 'startup', 'respawn']
 // The stream impl would time startup/respawn exactly as the send impl does. `lines` is the
 // command line's job (a file of lines through workers into a file), which the send impl
 // does not do.
 const IMPLS = [
   { name: 'baseline', kinds: [...ALL_KINDS, 'lines'] },
   { name: 'forkfriend-send', kinds: ALL_KINDS, addon: true },
-  { name: 'forkfriend-stream', kinds: ['throughput', 'lines'], addon: true },
+  { name: 'forkfriend-stream', kinds: ['throughput', 'lines', 'latency'], addon: true },
   { name: 'forkfriend-cli', kinds: ['lines'], addon: true }
 ]
 

@@ -42,6 +42,17 @@ module.exports = [
   // API (and the baseline by hand). The whole job is timed, worker start and exit included.
   { name: 'cli-1m', kind: 'lines', worker: 'echo', workers: 2, count: 1000000, size: 100,
     compare: ['forkfriend-cli', 'forkfriend-stream'], quick: { count: 100000 } },
+  // Latency (issue 9): round trip of each message, p50/p90/p99/max (bench/lib/latency.js).
+  { name: 'lat-pingpong', kind: 'latency', mode: 'pingpong', worker: 'echo', workers: 1, count: 6000,
+    warmup: 1000, size: 100, quick: { count: 2000, warmup: 500 } },
+  { name: 'lat-200', kind: 'latency', mode: 'rate', rate: 200, worker: 'echo', workers: 2, count: 1600,
+    warmup: 100, size: 100, quick: { count: 400, warmup: 50 } },
+  { name: 'lat-2k', kind: 'latency', mode: 'rate', rate: 2000, worker: 'echo', workers: 2, count: 12000,
+    warmup: 1000, size: 100, quick: { count: 3000, warmup: 500 } },
+  { name: 'lat-20k', kind: 'latency', mode: 'rate', rate: 20000, worker: 'echo', workers: 2, count: 80000,
+    warmup: 10000, size: 100, quick: { count: 20000, warmup: 5000 } },
+  { name: 'lat-saturated', kind: 'latency', mode: 'saturated', worker: 'echo', workers: 2, count: 100000,
+    warmup: 10000, size: 100, quick: { count: 20000, warmup: 5000 } },
   // startup: add(script, 4) / four fork() calls -> each worker answered a ping.
   // Both are dominated by Node booting the worker, which on the bench machine takes either
   // ~80-90 ms or ~115-130 ms (for fork() and forkfriend alike), so a run takes 9 samples.

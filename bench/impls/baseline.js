@@ -4,6 +4,7 @@
 // It is what an app could write itself in ~50 lines; forkfriend has to beat it.
 const { fork } = require('child_process')
 const c = require('../lib/common')
+const latencyRun = require('../lib/latency')
 
 const sc = c.scenario()
 const script = c.workerPath(sc)
@@ -172,5 +173,44 @@ async function lines () {
   })
 }
 
-const kinds = { throughput, startup, respawn, lines }
+/**
+ * Latency scenarios: round robin over the children. send() is false when every
+ * child is backed up (its send() returned false and its callbacks have not
+ * caught up); waitDrain() resolves when one of them has.
+ */
+async function latency () {
+  const kids = Array.from({ length: sc.workers }, spawn)
+  await Promise.all(kids.map(ready))
+  let rr = 0
+  let drained = null
+  const lanes = kids.map((child) => sendLane(child, () => {
+    if (!drained) return
+    const resolve = drained
+    drained = null
+    resolve()
+  }))
+  const transport = {
+    send (m) {
+      let lane = null
+      for (let tries = 0; tries < lanes.length && !lane; tries++) {
+        const cand = lanes[rr]
+        rr = (rr + 1) % lanes.length
+        if (!cand.blocked) lane = cand
+      }
+      // Open loop: a message due while every child is backed up still goes (Node queues it).
+      if (!lane) lane = lanes[rr]
+      lane.sent++
+      if (!lane.child.send(m, lane.onSent)) lane.blocked = true
+      return lanes.some((l) => !l.blocked)
+    },
+    waitDrain: () => new Promise((resolve) => { drained = resolve }),
+    onReply (fn) { for (const k of kids) k.on('message', fn) }
+  }
+  const result = await latencyRun.run(sc, transport)
+  const t = c.now()
+  await stopAll(kids)
+  c.report({ ...result, shutdownMs: c.round(c.now() - t), leftover: 0 })
+}
+
+const kinds = { throughput, startup, respawn, lines, latency }
 kinds[sc.kind]().catch((e) => c.report({ scenario: sc.name, error: String(e && e.stack || e) }, 1))

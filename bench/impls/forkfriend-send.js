@@ -4,6 +4,7 @@
 // events (the readable side is unused, so nothing is buffered for it).
 const c = require('../lib/common')
 const ff = require('../lib/ff')
+const latencyRun = require('../lib/latency')
 
 const { sc, script, forkfriend } = ff.context()
 
@@ -30,23 +31,25 @@ async function throughput () {
   seen.freeze()
   unwatch()
 
-  // Graceful close, bounded so a close() that never settles is reported.
-  const t = c.now()
-  const pids = new Set(workers.map((w) => w.pid))
-  for (const w of manager.get(script) || []) pids.add(w.pid)
-  const closed = await Promise.race([
-    manager.close().then(() => 'ok', (e) => `close() rejected: ${e && e.message}`),
-    c.sleep(15000).then(() => 'close() did not settle in 15 s')
-  ])
-  const shutdownMs = c.round(c.now() - t)
-  const leftover = await c.waitGone([...pids], 2000)
-  const extra = { shutdownMs, leftover, ...seen.summary() }
-  if (closed !== 'ok') extra.error = closed
-  c.report(c.throughputResult(sc, tally, meter, extra))
+  await ff.closeAndReport(manager, workers, script, c.throughputResult(sc, tally, meter, {}), seen)
+}
+
+/** Latency scenarios: send() to the pool, replies as 'message' events. */
+async function latency () {
+  const { manager, workers } = await ff.startPool(forkfriend, sc, script)
+  const seen = ff.watchEvents(manager)
+  const result = await latencyRun.run(sc, {
+    send: (m) => manager.send(m, script),
+    waitDrain: () => new Promise((resolve) => manager.once('drain', resolve)),
+    onReply: (fn) => manager.on('message', fn)
+  })
+  seen.freeze()
+  await ff.closeAndReport(manager, workers, script, result, seen)
 }
 
 const kinds = {
   throughput,
+  latency,
   startup: () => ff.startup(forkfriend, sc, script),
   respawn: () => ff.respawn(forkfriend, sc, script)
 }

@@ -6,6 +6,7 @@
 const { Readable, Writable } = require('stream')
 const c = require('../lib/common')
 const ff = require('../lib/ff')
+const latencyRun = require('../lib/latency')
 
 const { sc, script, forkfriend } = ff.context()
 
@@ -70,6 +71,30 @@ async function lines () {
   })
 }
 
-const kinds = { throughput, lines }
-if (!kinds[sc.kind]) c.report({ scenario: sc.name, error: 'stream impl runs throughput and lines scenarios only' }, 64)
+/**
+ * Latency scenarios: each message is one write() to the manager, its result is a 'data'
+ * event of the readable side; end() at the end must deliver the rest and stop the workers.
+ */
+async function latency () {
+  const { manager, workers } = await ff.startPool(forkfriend, sc, script)
+  const seen = ff.watchEvents(manager)
+  const result = await latencyRun.run(sc, {
+    send: (m) => manager.write(m),
+    waitDrain: () => new Promise((resolve) => manager.once('drain', resolve)),
+    onReply: (fn) => manager.on('data', fn)
+  })
+  seen.freeze()
+  const t = c.now()
+  const ended = new Promise((resolve) => manager.once('end', resolve))
+  manager.end()
+  await ended
+  const shutdownMs = c.round(c.now() - t)
+  const leftover = await c.waitGone(workers.map((w) => w.pid), 8000)
+  c.report({ ...result, shutdownMs, leftover, ...seen.summary() })
+}
+
+const kinds = { throughput, lines, latency }
+if (!kinds[sc.kind]) {
+  c.report({ scenario: sc.name, error: 'stream impl runs throughput, lines and latency scenarios only' }, 64)
+}
 kinds[sc.kind]().catch((e) => c.report({ scenario: sc.name, error: String(e && e.stack || e) }, 1))

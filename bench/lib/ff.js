@@ -137,10 +137,29 @@ async function throughputRun (forkfriend, sc, script) {
   return { manager, workers, seen, make, tally }
 }
 
+/**
+ * Graceful close, bounded so a close() that never settles is reported; then prints
+ * `result` with the shutdown time, leftover workers and the events seen.
+ */
+async function closeAndReport (manager, workers, script, result, seen) {
+  const t = c.now()
+  const pids = new Set(workers.map((w) => w.pid))
+  for (const w of manager.get(script) || []) pids.add(w.pid)
+  const closed = await Promise.race([
+    manager.close().then(() => 'ok', (e) => `close() rejected: ${e && e.message}`),
+    c.sleep(15000).then(() => 'close() did not settle in 15 s')
+  ])
+  const shutdownMs = c.round(c.now() - t)
+  const leftover = await c.waitGone([...pids], 2000)
+  const extra = { shutdownMs, leftover, ...seen.summary() }
+  if (closed !== 'ok') extra.error = closed
+  c.report({ ...result, ...extra })
+}
+
 /** The scenario (from argv), its worker script, and the package under test. */
 function context () {
   const sc = c.scenario()
   return { sc, script: c.workerPath(sc), forkfriend: load() }
 }
 
-module.exports = { context, load, startPool, watchEvents, startup, respawn, throughputRun }
+module.exports = { context, load, startPool, watchEvents, startup, respawn, throughputRun, closeAndReport }

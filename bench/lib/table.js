@@ -19,6 +19,16 @@ function stat (runs, field, fmt, base) {
 const sum = (runs, f) => runs.reduce((a, r) => a + (r[f] || 0), 0)
 
 function columns (sc) {
+  if (sc.kind === 'latency') {
+    const ms = (x) => num(x, 3)
+    return [
+      ['p50 ms', 'p50Ms', ms],
+      ['p90 ms', 'p90Ms', ms],
+      ['p99 ms', 'p99Ms', ms],
+      ['max ms', 'maxMs', ms],
+      ['CPU µs/msg', 'cpuUsPerMsg', (x) => num(x, 2)]
+    ]
+  }
   if (sc.kind !== 'throughput' && sc.kind !== 'lines') {
     return [
       ['ready ms', 'readyMs', (x) => num(x, 1)],
@@ -45,7 +55,7 @@ function render (sc, byImpl) {
     const base = impl === 'baseline' ? null : (byImpl.baseline || []).filter((r) => !r.error)
     const cells = cols.flatMap(([, f, fmt]) => stat(ok, f, fmt, base))
     const bad = `${sum(runs, 'lost')}/${sum(runs, 'duplicated')}/${sum(runs, 'invalid')}`
-    lines.push(`| ${impl} | ${cells.join(' | ')} | ${sc.kind === 'throughput' || sc.kind === 'lines' ? bad : '–'} | ${runs.length - ok.length}/${runs.length} |`)
+    lines.push(`| ${impl} | ${cells.join(' | ')} | ${['throughput', 'lines', 'latency'].includes(sc.kind) ? bad : '–'} | ${runs.length - ok.length}/${runs.length} |`)
     for (const r of runs) if (r.error) notes.push(`- ${impl}: ${r.error.split('\n')[0]}`)
     const busy = runs.filter((r) => r.busy).length
     if (busy) notes.push(`- ${impl}: ${busy} run(s) timed while the machine was busy with other work`)
@@ -79,6 +89,10 @@ function describe (sc) {
   if (sc.kind === 'startup') return ` — ${sc.workers} workers, median of ${sc.iterations} per run`
   if (sc.kind === 'respawn') return ` — SIGKILL → replacement answers, median of ${sc.iterations} per run`
   if (sc.kind === 'lines') return ` — ${sc.count} lines × ${sc.size} B, file → ${sc.workers} × ${sc.worker}.js → file, whole job timed`
+  if (sc.kind === 'latency') {
+    const load = sc.mode === 'pingpong' ? 'one in flight' : sc.mode === 'rate' ? `${sc.rate} msgs/s offered` : 'saturated'
+    return ` — round trip, ${load}, ${sc.count - sc.warmup} timed × ${sc.size} B, ${sc.workers} × ${sc.worker}.js`
+  }
   const args = sc.args && sc.args.length ? ` ${sc.args.join(' ')}` : ''
   return ` — ${sc.count} × ${sc.size} B, ${sc.workers} × ${sc.worker}.js${args}`
 }
@@ -105,6 +119,9 @@ function floodGrowth (all) {
 function brief (r) {
   if (r.error) return `ERROR ${r.error.split('\n')[0]}`
   if (r.readyMs !== undefined) return `ready ${r.readyMs} ms, spawned ${r.spawnMs} ms`
+  if (r.p50Ms !== undefined) {
+    return `p50 ${r.p50Ms} p90 ${r.p90Ms} p99 ${r.p99Ms} max ${r.maxMs} ms, ${r.cpuUsPerMsg} µs/msg, lost ${r.lost}, dup ${r.duplicated}`
+  }
   return `${r.msgsPerSec} msg/s, ${r.cpuUsPerMsg} µs/msg, ${r.peakRssMB} MB` +
     `${r.backlogRssMB !== undefined ? ` (backlog ${r.backlogRssMB} MB)` : ''}, lost ${r.lost}, dup ${r.duplicated}`
 }
