@@ -261,6 +261,23 @@ impl EventQueue {
         }
     }
 
+    /// True while JS has been woken for a batch it has not taken yet, that is while Node's
+    /// main thread is behind: anything added now waits for it anyway.
+    pub fn consumer_behind(&self) -> bool {
+        self.pending.lock().unwrap().woken
+    }
+
+    /// Waits until JS takes the batch it was woken for; at once if it is not behind.
+    pub async fn wait_taken(&self) {
+        let notified = self.taken.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if !self.consumer_behind() {
+            return;
+        }
+        notified.await;
+    }
+
     /// Hands everything gathered so far to JS.
     pub fn take(&self) -> Batch {
         let mut p = self.pending.lock().unwrap();
@@ -377,6 +394,31 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn the_consumer_is_behind_from_its_wake_until_it_takes_the_batch() {
+        let (q, _) = queue();
+        let q = Arc::new(q);
+        assert!(!q.consumer_behind(), "nothing was handed over yet");
+        let idle = std::time::Duration::from_secs(1);
+        tokio::time::timeout(idle, q.wait_taken())
+            .await
+            .expect("an idle consumer is not waited for");
+        q.push_results(1, [&b"1"[..]]);
+        assert!(q.consumer_behind());
+        let waiter = tokio::spawn({
+            let q = q.clone();
+            async move { q.wait_taken().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        q.push_results(1, [&b"2"[..]]);
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "more results do not end the wait");
+        assert!(!q.take().results.is_empty());
+        tokio::time::timeout(idle, waiter).await.unwrap().unwrap();
+        assert!(!q.consumer_behind());
     }
 
     #[tokio::test]

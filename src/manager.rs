@@ -243,7 +243,11 @@ impl Manager {
                 w.out.push(b'\n');
             }
         }
-        w.wake_writer();
+        // An idle worker gets them from this thread, before it returns.
+        if !self.inner.write_now(&mut st, worker) {
+            st.workers.get(&worker)?.wake_writer();
+        }
+        let w = st.workers.get_mut(&worker)?;
         let ok = !w.backed_up(self.inner.config.worker_high_water);
         if !ok {
             w.notify_ready = true;

@@ -79,6 +79,13 @@ impl Inner {
         if st.dispatch(pool, self.config.worker_high_water) {
             self.events.push(Event::Saturation { pool });
         }
+        for id in std::mem::take(&mut st.handed) {
+            if !self.write_now(st, id) {
+                if let Some(w) = st.workers.get(&id) {
+                    w.wake_writer();
+                }
+            }
+        }
     }
 
     /// Reports `Finished` once no worker is left: after end of input (and no respawn is

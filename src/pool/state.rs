@@ -1,5 +1,6 @@
 //! The manager's bookkeeping: pools, workers, queues, and handing queued messages to workers.
-//! Pure data and decisions; no I/O happens here.
+//! Pure data and decisions; no I/O happens here (`dispatch` lists the workers it gave
+//! output to in `handed`; `Inner::after_change` writes it or wakes their writers).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::AtomicU64;
@@ -235,6 +236,8 @@ pub struct State {
     pub draining: bool,
     /// Reply mode's books; None when it is off.
     pub reply: Option<ReplyBook>,
+    /// Workers `dispatch` gave output to, whose writers are not woken yet.
+    pub handed: Vec<WorkerId>,
 }
 
 impl State {
@@ -266,6 +269,7 @@ impl State {
             pools,
             workers,
             reply,
+            handed,
             ..
         } = self;
         let Some(pool) = pools.get_mut(&pool_id) else {
@@ -273,7 +277,6 @@ impl State {
         };
         let concurrency = reply.as_ref().map(|r| r.config.concurrency);
         let now = Instant::now();
-        let mut woken: Vec<WorkerId> = Vec::new();
         while let Some(front) = pool.queue.front() {
             if let (Some(book), Some(t)) = (reply.as_ref(), &front.ticket) {
                 if !book.may_dispatch(t) {
@@ -294,12 +297,10 @@ impl State {
             }
             w.give(&msg.msg, msg.ticket, now);
             w.last_pick = pool.clock.tick();
-            if !woken.contains(&id) {
-                woken.push(id);
+            // The caller writes its output or wakes its writer (`Inner::after_change`).
+            if !handed.contains(&id) {
+                handed.push(id);
             }
-        }
-        for id in woken {
-            workers[&id].wake_writer();
         }
         // Saturated as soon as messages wait; unsaturated again only once a worker has room
         // for a good batch, so a busy pool does not flip (and wake JS) once per message.

@@ -16,7 +16,7 @@ use crate::pool::state::Command;
 use crate::process::child::Process;
 use crate::wire::channel::Channel;
 use crate::wire::framing::{FrameError, LineReader};
-use crate::wire::gather::Gather;
+use crate::wire::gather::{read_gathered, MAX_GATHER};
 
 /// How long a worker whose channel closed may take to exit on its own before it is ended.
 const EXIT_GRACE: Duration = Duration::from_millis(50);
@@ -140,7 +140,6 @@ async fn read_loop(
 ) -> ReadEnd {
     let mut lines = LineReader::new(inner.config.max_message_bytes);
     let mut flowing = inner.flowing.subscribe();
-    let mut gather = Gather::default();
     let mut watch = None;
     loop {
         loop {
@@ -163,11 +162,12 @@ async fn read_loop(
         let Ok(mut ready) = w.readable().await else {
             return ReadEnd::Eof;
         };
-        let n = if let Some(wait) = gather.before_read(std::time::Instant::now()) {
-            // Unregistered while waiting: the worker's writes meanwhile wake nobody.
+        let n = if inner.events.consumer_behind() {
+            // JS has a batch it has not taken: what arrives now waits for it anyway. Let it
+            // gather, unwatched so that the worker's writes meanwhile wake nobody (gather.rs).
             drop(ready);
             watch = None;
-            tokio::time::sleep(wait).await;
+            let _ = tokio::time::timeout(MAX_GATHER, inner.events.wait_taken()).await;
             match read_gathered(&channel, &mut lines) {
                 Ok(0) => return ReadEnd::Eof,
                 Ok(n) => n,
@@ -175,9 +175,18 @@ async fn read_loop(
                 Err(_) => return ReadEnd::Eof,
             }
         } else {
-            match channel.read_into(lines.buffer()) {
+            let buf = lines.buffer();
+            let room = buf.capacity() - buf.len();
+            match channel.read_into(buf) {
                 Ok(0) => return ReadEnd::Eof,
-                Ok(n) => n,
+                Ok(n) => {
+                    // A short read emptied the socket: wait for its next write, rather than
+                    // coming back to find nothing (tokio keeps readiness that arrived since).
+                    if n < room {
+                        ready.clear_ready();
+                    }
+                    n
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     ready.clear_ready();
                     continue;
@@ -185,7 +194,6 @@ async fn read_loop(
                 Err(_) => return ReadEnd::Eof,
             }
         };
-        gather.after_read(n, std::time::Instant::now());
         Counters::add(&inner.counters.reads, 1);
         Counters::add(&inner.counters.read_bytes, n as u64);
         last_rx.store(inner.now_ms(), Ordering::Relaxed);
@@ -193,29 +201,6 @@ async fn read_loop(
             Ok(Some(chunk)) => inner.deliver(id, &chunk),
             Ok(None) => {}
             Err(FrameError::TooLong { limit }) => return ReadEnd::TooLong(limit),
-        }
-    }
-}
-
-/// Most bytes taken in one go after a gathering wait.
-const GATHERED_MAX: usize = 1 << 20;
-
-/// After a gathering wait, reads all the worker wrote meanwhile (up to GATHERED_MAX), not
-/// one buffer of it: with large messages one buffer is a handful of them, and a wait per
-/// handful starves the pipeline. Ok(0) only at end of stream.
-fn read_gathered(channel: &Channel, lines: &mut LineReader) -> io::Result<usize> {
-    let mut total = 0;
-    loop {
-        match channel.read_into(lines.buffer()) {
-            Ok(0) => return Ok(total),
-            Ok(n) => {
-                total += n;
-                if total >= GATHERED_MAX {
-                    return Ok(total);
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock && total > 0 => return Ok(total),
-            Err(e) => return Err(e),
         }
     }
 }

@@ -1,116 +1,80 @@
-//! How long a reader lets a worker's output gather before its next read.
+//! When a reader lets a worker's output gather instead of reading it at once.
 //!
-//! A worker writes each reply with its own syscall. Reading each one as it arrives costs a
-//! wake of our thread (and of JS) per message, and on a machine whose cores are busy with
-//! workers every wake is dear. When reads come back small and close together, the reader
-//! waits a little and then takes everything that gathered; the wait doubles while reads
-//! stay small (up to a cap) and is skipped when the worker is not busy at all.
+//! Batching exists to spare Node's main thread when it is behind, never to make an answer
+//! wait while it is idle. So the signal is the consumer's lag, not how recently a worker
+//! wrote:
+//! - JS has taken everything handed to it (it is idle or busy with other work): output is
+//!   read as soon as it arrives and JS is woken for it at once.
+//! - JS was woken for a batch it has not taken yet (it is behind): whatever is read now
+//!   would wait for it anyway. The reader stops watching the socket (so the worker's writes
+//!   wake nobody), waits until JS takes its batch, then reads all that gathered meanwhile
+//!   in one go. The wait is bounded by `MAX_GATHER`, so that a main thread stuck in a long
+//!   computation still has the core drain workers into its bounded queue, see control
+//!   messages and count answers.
+//!
+//! While JS keeps up, a batch holds what arrived while it handled the previous one: batches
+//! grow with the load, and one JS wake and one read per worker serve the whole batch.
 
-use std::time::{Duration, Instant};
+use std::io;
+use std::time::Duration;
 
-/// A read smaller than this is "small": less than one read buffer, so the next wake would
-/// carry little. (At 4 KiB, 100-byte replies were read ~40 KiB at a time, a wake per few
-/// hundred replies; at 64 KiB the I/O thread spends about a quarter less per message.)
-const SMALL_READ: usize = 64 << 10;
-/// Output arriving this soon after the previous read means the worker is busy.
-const BUSY_GAP: Duration = Duration::from_micros(300);
-const MIN_WAIT: Duration = Duration::from_millis(1);
-const MAX_WAIT: Duration = Duration::from_millis(4);
+use crate::wire::channel::Channel;
+use crate::wire::framing::LineReader;
 
-#[derive(Debug)]
-pub struct Gather {
-    wait: Duration,
-    last_read: Option<Instant>,
-    last_small: bool,
-    waited: bool,
-}
+/// Longest wait for a consumer that is behind before the reader takes what gathered.
+pub const MAX_GATHER: Duration = Duration::from_millis(2);
 
-impl Default for Gather {
-    fn default() -> Self {
-        Gather {
-            wait: MIN_WAIT,
-            last_read: None,
-            last_small: false,
-            waited: false,
+/// Most bytes taken in one go after a gathering wait.
+const GATHERED_MAX: usize = 1 << 20;
+
+/// After a gathering wait, reads all the worker wrote meanwhile (up to GATHERED_MAX), not
+/// one buffer of it: with large messages one buffer is a handful of them, and a wait per
+/// handful starves the pipeline. Ok(0) only at end of stream; WouldBlock if nothing came.
+pub fn read_gathered(channel: &Channel, lines: &mut LineReader) -> io::Result<usize> {
+    let mut total = 0;
+    loop {
+        match channel.read_into(lines.buffer()) {
+            Ok(0) => return Ok(total),
+            Ok(n) => {
+                total += n;
+                if total >= GATHERED_MAX {
+                    return Ok(total);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && total > 0 => return Ok(total),
+            Err(e) => return Err(e),
         }
-    }
-}
-
-impl Gather {
-    /// Output is ready at `now`: how long to wait before reading it.
-    pub fn before_read(&mut self, now: Instant) -> Option<Duration> {
-        let busy = self
-            .last_read
-            .is_some_and(|t| now.saturating_duration_since(t) < BUSY_GAP);
-        self.waited = busy && self.last_small;
-        if !busy {
-            self.wait = MIN_WAIT;
-        }
-        self.waited.then_some(self.wait)
-    }
-
-    /// A read of `bytes` finished at `now`.
-    pub fn after_read(&mut self, bytes: usize, now: Instant) {
-        self.last_small = bytes < SMALL_READ;
-        if !self.last_small {
-            self.wait = MIN_WAIT;
-        } else if self.waited {
-            self.wait = (self.wait * 2).min(MAX_WAIT);
-        }
-        self.last_read = Some(now);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
 
-    const US: Duration = Duration::from_micros(1);
-
-    #[test]
-    fn an_idle_worker_is_read_at_once() {
-        let mut g = Gather::default();
-        let t0 = Instant::now();
-        assert_eq!(g.before_read(t0), None);
-        g.after_read(100, t0);
-        assert_eq!(
-            g.before_read(t0 + 5000 * US),
-            None,
-            "the last read was long ago"
-        );
-    }
-
-    #[test]
-    fn small_reads_close_together_wait_longer_up_to_the_cap() {
-        let mut g = Gather::default();
-        let mut t = Instant::now();
-        g.after_read(100, t);
-        let mut waits = vec![];
-        for _ in 0..5 {
-            t += 50 * US;
-            let w = g.before_read(t).unwrap();
-            waits.push(w.as_millis());
-            t += w;
-            g.after_read(500, t);
+    #[tokio::test]
+    async fn a_gathered_read_takes_everything_written_meanwhile() {
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let channel = Channel::new(ours).unwrap();
+        let mut lines = LineReader::new(1 << 20);
+        let err = read_gathered(&channel, &mut lines).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock, "nothing written yet");
+        // More than one read buffer (64 KiB), in few writes so that it fits the socket.
+        let mut line = vec![b'x'; 9_999];
+        line.push(b'\n');
+        for _ in 0..10 {
+            theirs.write_all(&line).unwrap();
         }
-        assert_eq!(waits, vec![1, 2, 4, 4, 4]);
-    }
-
-    #[test]
-    fn a_big_read_resets_the_wait() {
-        let mut g = Gather::default();
-        let mut t = Instant::now();
-        g.after_read(100, t);
-        t += 50 * US;
-        t += g.before_read(t).unwrap();
-        g.after_read(100, t);
-        t += 50 * US;
-        assert_eq!(g.before_read(t), Some(Duration::from_millis(2)));
-        g.after_read(SMALL_READ * 4, t);
-        t += 50 * US;
-        assert_eq!(g.before_read(t), None, "a big read does not ask for a wait");
-        g.after_read(100, t);
-        t += 50 * US;
-        assert_eq!(g.before_read(t), Some(MIN_WAIT));
+        assert_eq!(read_gathered(&channel, &mut lines).unwrap(), 100_000);
+        let chunk = lines.take_complete().unwrap().unwrap();
+        assert_eq!(chunk.iter().filter(|&&b| b == b'\n').count(), 10);
+        drop(theirs);
+        assert_eq!(
+            read_gathered(&channel, &mut lines).unwrap(),
+            0,
+            "end of stream"
+        );
     }
 }

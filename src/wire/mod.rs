@@ -4,7 +4,7 @@
 //! - `channel`: the manager's end of a worker's socket (non-blocking reads and writes).
 //! - `framing`: one JSON text per line; splitting batches and reads into messages.
 //! - `control`: recognising `{__forkfriend: ...}` control messages by their bytes.
-//! - `gather`: how long a reader lets output gather before reading.
+//! - `gather`: when a reader lets output gather (JS is behind) instead of reading it at once.
 //! - `pieces`: worker output packed as JSON array texts for one `JSON.parse` each in JS.
 
 pub(crate) mod channel;
