@@ -139,7 +139,7 @@ async function main () {
   const all = []
   const sections = []
   for (const sc of scs) {
-    const mine = impls.filter((i) => i.kinds.includes(sc.kind))
+    const mine = impls.filter((i) => i.kinds.includes(sc.kind) && (!sc.impls || sc.impls.includes(i.name)))
     // Made before any run, so that no run pays for it (or counts it in its peak RSS).
     if (sc.kind === 'lines') require('./lib/lines').inputFile(sc)
     const byImpl = Object.fromEntries(mine.map((i) => [i.name, []]))

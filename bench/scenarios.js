@@ -45,6 +45,11 @@ module.exports = [
   // Latency (issue 9): round trip of each message, p50/p90/p99/max (bench/lib/latency.js).
   { name: 'lat-pingpong', kind: 'latency', mode: 'pingpong', worker: 'echo', workers: 1, count: 6000,
     warmup: 1000, size: 100, quick: { count: 2000, warmup: 500 } },
+  // Reply mode's call(): each message awaited as a promise (issue 11); the baseline is the
+  // plain fork() ping-pong, which cannot tie an answer to its message.
+  { name: 'lat-call-pingpong', kind: 'latency', mode: 'pingpong', worker: 'echo', workers: 1, count: 6000,
+    warmup: 1000, size: 100, config: { reply: true }, call: true, impls: ['baseline', 'forkfriend-send'],
+    quick: { count: 2000, warmup: 500 } },
   { name: 'lat-200', kind: 'latency', mode: 'rate', rate: 200, worker: 'echo', workers: 2, count: 1600,
     warmup: 100, size: 100, quick: { count: 400, warmup: 50 } },
   { name: 'lat-2k', kind: 'latency', mode: 'rate', rate: 2000, worker: 'echo', workers: 2, count: 12000,

@@ -38,13 +38,29 @@ async function throughput () {
 async function latency () {
   const { manager, workers } = await ff.startPool(forkfriend, sc, script)
   const seen = ff.watchEvents(manager)
-  const result = await latencyRun.run(sc, {
+  const result = await latencyRun.run(sc, sc.call ? callTransport(manager) : {
     send: (m) => manager.send(m, script),
     waitDrain: () => new Promise((resolve) => manager.once('drain', resolve)),
     onReply: (fn) => manager.on('message', fn)
   })
   seen.freeze()
   await ff.closeAndReport(manager, workers, script, result, seen)
+}
+
+/**
+ * Reply mode's `await manager.call(message)`: the answer is what the promise resolves to.
+ * Calls are not bound by maxQueue, so the transport never asks the loop to wait.
+ */
+function callTransport (manager) {
+  let reply = null
+  return {
+    send (m) {
+      manager.call(m).then(reply, (err) => { throw err })
+      return true
+    },
+    waitDrain: () => Promise.resolve(),
+    onReply (fn) { reply = fn }
+  }
 }
 
 const kinds = {
