@@ -33,7 +33,10 @@ function runExample(name, args = []) {
   const tag = `${process.pid}-${++runs}-${Date.now()}`;
   const env = { ...process.env, [TAG_VAR]: tag };
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(EXAMPLES, name), ...args],
+    // A shell example finds `node` (and `npx`) on PATH: the Node under test comes first.
+    const [cmd, file] = name.endsWith('.sh') ? ['sh', path.join('examples', name)] : [process.execPath, path.join(EXAMPLES, name)];
+    env.PATH = `${path.dirname(process.execPath)}${path.delimiter}${env.PATH}`;
+    execFile(cmd, [file, ...args],
       { cwd: PKG_ROOT, env, timeout: 60000, maxBuffer: 64 * 1024 * 1024 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
@@ -43,10 +46,10 @@ function runExample(name, args = []) {
 }
 
 /** Runs an example and checks what every example must do: exit 0, leave nothing behind. */
-async function runClean(name, args, { pids = () => [] } = {}) {
+async function runClean(name, args, { pids = () => [], report = (stderr) => stderr } = {}) {
   const run = await runExample(name, args);
   assert.equal(run.code, 0, `${name} exited with ${run.code ?? run.signal}; stderr:\n${run.stderr}`);
-  assert.doesNotMatch(run.stderr, /\bError\b|\bfailed\b/, `${name}: no error on stderr:\n${run.stderr}`);
+  assert.doesNotMatch(report(run.stderr), /\bError\b|\bfailed\b/, `${name}: no error on stderr:\n${run.stderr}`);
   const workers = pids(run);
   await waitFor(
     () => tagged(run.tag).length === 0 && workers.every((pid) => !alive(pid)),
@@ -167,6 +170,22 @@ const checks = {
     assert.deepEqual([...exited].sort(), [...started].sort(), 'close() waited for every worker to exit');
   },
 
+  async 'cli.sh'() {
+    // (The summary's "failed 0" line is not an error.)
+    const run = await runClean('cli.sh', [], { report: (stderr) => stderr.replace(/^ +failed +0$/m, '') });
+    const [parsed, ...errors] = run.stdout.trim().split('\n');
+    assert.equal(parsed, `parsed ${inputLines.length} lines`, 'every line of the log answered');
+    const expected = inputLines.filter((line) => line.includes('ERROR')).slice(0, 3);
+    assert.equal(errors.length, 3, `head -3 took three answers:\n${run.stdout}`);
+    for (const [i, line] of errors.entries()) {
+      const result = JSON.parse(line);
+      assert.equal(result.level, 'ERROR');
+      assert.ok(expected[i].startsWith(`${result.time} ERROR`), `ERROR entry ${i + 1}, in input order: ${line}`);
+    }
+    assert.match(run.stderr, /^forkfriend: summary$/m, '--stats printed its summary');
+    assert.match(run.stderr, new RegExp(`^ +answers written +${inputLines.length}$`, 'm'));
+  },
+
   async 'sticky.js'() {
     const run = await runClean('sticky.js', [], {
       pids: (r) => numbersAfter(r.stdout, /counted by worker (\d+)$/gm),
@@ -179,7 +198,7 @@ const checks = {
 };
 
 test('every example in examples/ has a check here', () => {
-  const scripts = fs.readdirSync(EXAMPLES).filter((f) => f.endsWith('.js')).sort();
+  const scripts = fs.readdirSync(EXAMPLES).filter((f) => f.endsWith('.js') || f.endsWith('.sh')).sort();
   assert.deepEqual(scripts, Object.keys(checks).sort());
 });
 
@@ -210,8 +229,14 @@ test('README code blocks that name an example file are taken from that file', ()
   }
   // Every js block in the README is an example file (or part of one): nothing unrunnable.
   assert.equal(named.length, blocks.length, 'every js code block names its example file');
+  // Shell blocks that name an example file are taken from it too.
+  const shells = [...readme.matchAll(/^```sh\n# (examples\/\S+\.sh)\n([\s\S]*?)^```$/gm)];
+  assert.ok(shells.length >= 1, 'the README shows the command line example');
+  for (const [, name, body] of shells) {
+    assert.ok(fs.readFileSync(path.join(PKG_ROOT, name), 'utf8').includes(body), `the README block under "# ${name}" is a verbatim part of that file`);
+  }
   // Every example the README tells you to run exists, and every example is mentioned.
-  const mentioned = new Set([...readme.matchAll(/node (examples\/[\w-]+\.js)/g)].map((m) => m[1]));
+  const mentioned = new Set([...readme.matchAll(/(?:node|sh) (examples\/[\w-]+\.(?:js|sh))/g)].map((m) => m[1]));
   for (const m of mentioned) assert.ok(fs.existsSync(path.join(PKG_ROOT, m)), `${m} exists`);
   for (const name of Object.keys(checks)) assert.ok(mentioned.has(`examples/${name}`), `the README runs examples/${name}`);
 });
