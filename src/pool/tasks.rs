@@ -162,7 +162,7 @@ async fn read_loop(
         let Ok(mut ready) = w.readable().await else {
             return ReadEnd::Eof;
         };
-        let n = if inner.events.consumer_behind() {
+        let n = if inner.events.consumer_behind() && !inner.answers_make_room(id) {
             // JS has a batch it has not taken: what arrives now waits for it anyway. Let it
             // gather, unwatched so that the worker's writes meanwhile wake nobody (gather.rs).
             drop(ready);

@@ -166,6 +166,19 @@ impl Inner {
         true
     }
 
+    /// Reply mode, while messages wait in the worker's pool for room: each answer read frees
+    /// room for the next message, so the worker's output is read at once even while JS is
+    /// behind (gathering would leave the worker idle, its in-flight messages all answered).
+    pub(crate) fn answers_make_room(&self, id: WorkerId) -> bool {
+        let st = self.lock();
+        st.reply.is_some()
+            && st
+                .workers
+                .get(&id)
+                .and_then(|w| st.pools.get(&w.pool))
+                .is_some_and(|p| !p.queue.is_empty())
+    }
+
     /// The writer finished writing a batch to the socket.
     pub(crate) fn output_written(&self, id: WorkerId) {
         let mut st = self.lock();
