@@ -21,6 +21,22 @@ declare namespace forkfriend {
     stdio?: StdioMode | Array<StdioMode | 'ipc'>
     uid?: number
     gid?: number
+    /** The worker's `argv[0]` (its `process.argv0`). Default: `execPath`. */
+    argv0?: string
+    /** How messages cross the channel: JSON text, or V8's structured clone. Default `'json'`. */
+    serialization?: 'json' | 'advanced'
+    /** The signal that ends a worker the manager stops (SIGKILL follows after `killTimeout`). Default `'SIGTERM'`. */
+    killSignal?: NodeJS.Signals | number
+    /** Aborting it removes every worker of the script for good; already aborted: `add()` starts nothing. */
+    signal?: AbortSignal
+    /** Accepted without effect (Windows only, as with `fork()` on Linux). */
+    windowsHide?: boolean
+    /** Accepted without effect (Windows only, as with `fork()` on Linux). */
+    windowsVerbatimArguments?: boolean
+    /** Ignored when true, with the warning `FORKFRIEND_FORK_OPTION_DETACHED`: workers always die with their manager. */
+    detached?: boolean
+    /** Ignored when not 0, with the warning `FORKFRIEND_FORK_OPTION_TIMEOUT`: use the manager's `timeout` (reply mode). */
+    timeout?: number
   }
 
   type StdioMode = 'inherit' | 'pipe' | 'ignore'

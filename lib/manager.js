@@ -6,6 +6,7 @@
 const { Duplex, Readable } = require('node:stream')
 const { Core } = require('../binding.js')
 const { normalizeConfig, coreConfig, poolSpec, stringArray } = require('./options')
+const { forkOptionWarnings } = require('./fork-options')
 const { invalidArgType, invalidArgValue, outOfRange, stopped, abortError, managerStopped, replyModeRequired } = require('./errors')
 const { Calls } = require('./calls')
 const { serialize } = require('./serialize')
@@ -46,6 +47,7 @@ class Manager extends Duplex {
     this.workerStreams = {}
     /** Fork options set after creation (0.0.7 style); merged over `config.fork`. */
     this.options = undefined
+    this._warned = new Set() // fork-option warnings already emitted by this manager
     this._core = new Core(coreConfig(cfg), () => this._onWake())
     this._pools = new Map() // script -> pool
     this._poolsById = new Map() // id -> pool (kept for late events)
@@ -93,18 +95,32 @@ class Manager extends Duplex {
     if (this.stopped) throw stopped('add workers')
     if (n === 0) return this
     // Events and `workers[script].args` show the args as given; workers get strings.
-    const pool = this._pools.get(script) ?? this._createPool(script, args ? [...args] : [], argv ?? [])
+    let pool = this._pools.get(script)
+    if (!pool) {
+      const options = { ...this.config.fork, ...(this.options || {}) }
+      pool = this._createPool(script, args ? [...args] : [], argv ?? [], options)
+      // Like fork() with an aborted signal, but nothing is started at all.
+      if (options.signal?.aborted) {
+        this._forgetPool(pool)
+        return this
+      }
+    }
     this._core.addWorkers(pool.id, n)
     pool.desired += n
     this._holdOpen()
     return this
   }
 
-  _createPool (script, args, argv) {
-    const options = { ...this.config.fork, ...(this.options || {}) }
+  _createPool (script, args, argv, options) {
     const spec = poolSpec(script, argv, options)
+    for (const [code, message] of forkOptionWarnings(options)) {
+      if (this._warned.has(message)) continue
+      this._warned.add(message)
+      process.emitWarning(message, { code })
+    }
     const id = this._core.addPool(spec)
-    const pool = { id, script, args, spec, desired: 0, workers: [], saturated: false, stream: null }
+    const pool = { id, script, args, spec, desired: 0, workers: [], saturated: false, stream: null, unlisten: null }
+    if (options.signal) pool.unlisten = this._removeOnAbort(pool, options.signal)
     this._pools.set(script, pool)
     this._poolsById.set(id, pool)
     this.workers[script] = { process: pool.workers, args }
@@ -136,7 +152,17 @@ class Manager extends Duplex {
     return this
   }
 
+  /** The fork option `signal`: aborting it removes every worker of the pool, for good. */
+  _removeOnAbort (pool, signal) {
+    const onAbort = () => {
+      if (this._pools.get(pool.script) === pool) this.remove(pool.script, pool.desired)
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    return () => signal.removeEventListener('abort', onAbort)
+  }
+
   _forgetPool (pool) {
+    pool.unlisten?.()
     this._pools.delete(pool.script)
     delete this.workers[pool.script]
     delete this.workerStreams[pool.script]

@@ -3,6 +3,7 @@
 
 const { fileURLToPath } = require('node:url')
 const { invalidArgType, outOfRange } = require('./errors')
+const { signalNumber } = require('./signals')
 
 const DEFAULTS = Object.freeze({
   respawnInterval: 500,
@@ -139,11 +140,16 @@ function poolSpec (script, args, options) {
   if (typeof execPath !== 'string') throw invalidArgType('options.execPath', 'of type string', execPath)
   const cwd = options.cwd ?? undefined
   if (cwd !== undefined && typeof cwd !== 'string' && !(cwd instanceof URL)) throw invalidArgType('options.cwd', 'of type string', cwd)
+  const argv0 = options.argv0 ?? undefined
+  if (argv0 !== undefined && typeof argv0 !== 'string') throw invalidArgType('options.argv0', 'of type string', argv0)
+  const signal = options.signal ?? undefined
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an AbortSignal', signal)
   for (const id of ['uid', 'gid']) {
     if (options[id] !== undefined && !Number.isInteger(options[id])) throw invalidArgType(`options.${id}`, 'an integer', options[id])
   }
   return {
     execPath,
+    argv0,
     execArgv: stringArray('options.execArgv', options.execArgv) ?? process.execArgv,
     script,
     args,
@@ -151,7 +157,8 @@ function poolSpec (script, args, options) {
     env: flatEnv,
     stdio: stdioModes(options),
     uid: options.uid,
-    gid: options.gid
+    gid: options.gid,
+    killSignal: signalNumber(options.killSignal ?? undefined, 'options.killSignal')
   }
 }
 

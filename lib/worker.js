@@ -4,21 +4,11 @@
 
 const { EventEmitter } = require('node:events')
 const { ChildProcess } = require('node:child_process')
-const { constants } = require('node:os')
 const { invalidArgType, withCode } = require('./errors')
 const { serialize } = require('./serialize')
 const { encode } = require('./encode')
 
-const signalNames = Object.fromEntries(Object.entries(constants.signals).map(([name, num]) => [num, name]))
-
-function signalNumber (signal) {
-  if (signal === undefined) return constants.signals.SIGTERM
-  if (typeof signal === 'number' && Number.isInteger(signal) && signalNames[signal]) return signal
-  if (typeof signal === 'string' && constants.signals[signal]) return constants.signals[signal]
-  const err = new TypeError(`Unknown signal: ${signal}`)
-  err.code = 'ERR_UNKNOWN_SIGNAL'
-  throw err
-}
+const { signalNumber, signalNames } = require('./signals')
 
 class Worker extends EventEmitter {
   constructor (core, id, pool, pid, stdio) {

@@ -45,6 +45,7 @@ pub struct CoreConfig {
 #[napi(object)]
 pub struct PoolSpec {
     pub exec_path: String,
+    pub argv0: Option<String>,
     pub exec_argv: Vec<String>,
     pub script: String,
     pub args: Vec<String>,
@@ -55,6 +56,8 @@ pub struct PoolSpec {
     pub stdio: Vec<String>,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
+    /// A signal number, already validated.
+    pub kill_signal: i32,
 }
 
 /// Events since the last call, flattened: `events` holds `EVENT_STRIDE` ints per event.
@@ -287,6 +290,7 @@ impl Core {
         }
         let spec = ForkSpec {
             exec_path: spec.exec_path,
+            argv0: spec.argv0,
             exec_argv: spec.exec_argv,
             script: spec.script,
             args: spec.args,
@@ -295,6 +299,7 @@ impl Core {
             stdio,
             uid: spec.uid,
             gid: spec.gid,
+            kill_signal: spec.kill_signal,
         };
         self.manager.add_pool(spec).map_err(map_error)
     }

@@ -17,6 +17,8 @@ pub enum StdioMode {
 #[derive(Clone, Debug)]
 pub struct ForkSpec {
     pub exec_path: String,
+    /// The child's `argv[0]` (Node's `process.argv0`); None: `exec_path`, as Node's `fork()`.
+    pub argv0: Option<String>,
     pub exec_argv: Vec<String>,
     pub script: String,
     pub args: Vec<String>,
@@ -26,6 +28,8 @@ pub struct ForkSpec {
     pub stdio: [StdioMode; 3],
     pub uid: Option<u32>,
     pub gid: Option<u32>,
+    /// The signal that ends a worker the manager stops (SIGKILL follows after the kill timeout).
+    pub kill_signal: i32,
 }
 
 /// Tunables of a manager. Every duration is a minimum or a timeout, never a polling period.

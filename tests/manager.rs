@@ -13,6 +13,7 @@ const EXIT_AT_ONCE: &str = "process.exit(3)";
 fn spec(code: &str) -> ForkSpec {
     ForkSpec {
         exec_path: "node".into(),
+        argv0: None,
         exec_argv: vec!["-e".into(), code.into()],
         script: "worker".into(),
         args: vec![],
@@ -21,6 +22,7 @@ fn spec(code: &str) -> ForkSpec {
         stdio: [StdioMode::Ignore, StdioMode::Inherit, StdioMode::Inherit],
         uid: None,
         gid: None,
+        kill_signal: libc::SIGTERM,
     }
 }
 

@@ -13,7 +13,7 @@ const manager = forkfriend({
   maxRespawnDelay: 5000,
   maxMessageBytes: 1 << 20,
   maxWorkerRss: 256 * 1024 * 1024,
-  fork: { silent: true, execArgv: [], env: { A: '1' }, cwd: new URL('file:///tmp'), stdio: ['pipe', 'inherit', 'ignore', 'ipc'] }
+  fork: { silent: true, execArgv: [], env: { A: '1' }, cwd: new URL('file:///tmp'), stdio: ['pipe', 'inherit', 'ignore', 'ipc'], killSignal: 'SIGINT', argv0: 'w', signal: new AbortController().signal }
 })
 manager.options = { execPath: process.execPath }
 manager.add('w.js', ['-a', 1, true], 3).add('w.js').add(['a.js', 'b.js'], 2)

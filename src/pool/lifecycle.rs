@@ -39,12 +39,13 @@ impl Inner {
         st.workers.insert(id, Worker::starting(pool));
         let inner = self.clone();
         spawn_task(async move {
+            let kill_signal = spec.kill_signal;
             let result = runtime().spawner.spawn(spec).await;
-            inner.install(id, result);
+            inner.install(id, result, kill_signal);
         });
     }
 
-    fn install(self: &Arc<Self>, id: WorkerId, result: io::Result<Spawned>) {
+    fn install(self: &Arc<Self>, id: WorkerId, result: io::Result<Spawned>, kill_signal: i32) {
         let spawned = match result {
             Ok(s) => s,
             Err(e) => return self.spawn_failed(id, e),
@@ -78,6 +79,7 @@ impl Inner {
             wake_writer,
             last_rx,
             commands: command_rx,
+            kill_signal,
         };
         let mut st = self.lock();
         let pool = match st.workers.get_mut(&id) {

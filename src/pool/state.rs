@@ -359,6 +359,7 @@ mod tests {
     fn spec() -> Arc<ForkSpec> {
         Arc::new(ForkSpec {
             exec_path: "node".into(),
+            argv0: None,
             exec_argv: vec![],
             script: "w.js".into(),
             args: vec![],
@@ -367,6 +368,7 @@ mod tests {
             stdio: [StdioMode::Inherit; 3],
             uid: None,
             gid: None,
+            kill_signal: libc::SIGTERM,
         })
     }
 

@@ -33,6 +33,8 @@ pub(crate) struct Parts {
     pub wake_writer: Arc<Notify>,
     pub last_rx: Arc<AtomicU64>,
     pub commands: mpsc::Receiver<Command>,
+    /// What `Command::Terminate` sends first (the pool's `killSignal`).
+    pub kill_signal: i32,
 }
 
 /// Why the reader stopped.
@@ -60,6 +62,7 @@ pub(crate) async fn supervise(inner: Arc<Inner>, id: WorkerId, parts: Parts) {
         wake_writer,
         last_rx,
         mut commands,
+        kill_signal,
     } = parts;
     let channel_fd = channel.raw_fd();
     let mut reader = tokio::spawn(read_loop(inner.clone(), id, channel.clone(), last_rx));
@@ -86,7 +89,7 @@ pub(crate) async fn supervise(inner: Arc<Inner>, id: WorkerId, parts: Parts) {
                 Command::Signal(sig) => process.signal(sig),
                 Command::Terminate => {
                     if kill_at.is_none() {
-                        process.signal(libc::SIGTERM);
+                        process.signal(kill_signal);
                         kill_at = Some(Instant::now() + inner.config.kill_timeout);
                     }
                 }

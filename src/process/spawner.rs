@@ -237,7 +237,7 @@ fn spawn(spec: &ForkSpec, manager_pid: libc::pid_t) -> io::Result<Spawned> {
             }
         };
     }
-    let args: Vec<CString> = std::iter::once(spec.exec_path.as_str())
+    let args: Vec<CString> = std::iter::once(spec.argv0.as_deref().unwrap_or(&spec.exec_path))
         .chain(spec.exec_argv.iter().map(String::as_str))
         .chain(std::iter::once(spec.script.as_str()))
         .chain(spec.args.iter().map(String::as_str))
