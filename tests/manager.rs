@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use forkfriend::events::Batch;
-use forkfriend::{Event, ForkSpec, Manager, ManagerConfig, StdioMode};
+use forkfriend::{Event, ForkSpec, Manager, ManagerConfig, Serialization, StdioMode};
 
 const ECHO: &str = "process.on('message', (m) => process.send(m))";
 const EXIT_AT_ONCE: &str = "process.exit(3)";
@@ -21,6 +21,7 @@ fn spec(code: &str) -> ForkSpec {
         stdio: [StdioMode::Ignore, StdioMode::Inherit, StdioMode::Inherit],
         uid: None,
         gid: None,
+        serialization: Default::default(),
     }
 }
 
@@ -75,7 +76,7 @@ fn echo_round_trip_delivers_every_message_in_batches() {
     let pool = m.add_pool(spec(ECHO)).unwrap();
     m.add_workers(pool, 2).unwrap();
     let batch: String = (0..1000).map(|i| format!("{{\"id\":{i}}}\n")).collect();
-    m.submit(Some(pool), Bytes::from(batch), true);
+    m.submit(Some(pool), Bytes::from(batch), true, Serialization::Json);
     let mut got = 0u32;
     let mut ids = vec![0u8; 1000];
     let done = collect_batches(&m, &wakes, Duration::from_secs(20), |batch, _| {
