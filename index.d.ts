@@ -21,6 +21,12 @@ declare namespace forkfriend {
     stdio?: StdioMode | Array<StdioMode | 'ipc'>
     uid?: number
     gid?: number
+    /**
+     * How messages cross the worker's channel, as in `child_process.fork`. `'json'` (default);
+     * `'advanced'`: V8's structured clone (Buffer, typed arrays, Map, Set, Date, BigInt,
+     * RegExp, Error, undefined, circular objects survive). Per pool; workers need no change.
+     */
+    serialization?: 'json' | 'advanced'
   }
 
   type StdioMode = 'inherit' | 'pipe' | 'ignore'
