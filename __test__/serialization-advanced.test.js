@@ -236,3 +236,25 @@ test('reply mode: call() with a BigInt, ordered results and failed messages keep
   assert.equal(script, EXIT_ON_MESSAGE);
   assert.deepStrictEqual(message, { code: 3, tag: new Set(['x']) });
 });
+
+test('a frame that cannot be deserialized is a worker error; one past maxMessageBytes ends the worker', { timeout: 30000 }, async (t) => {
+  const BAD = fixture('bad-frame.js');
+  const { manager, worker } = await startOne(t, BAD, { ...ADVANCED, maxMessageBytes: 1 << 20 });
+  const errors = [];
+  manager.on('worker-error', (err) => errors.push(err));
+  const after = nextMessage(manager, (m) => m && m.after === 'bad');
+  manager.send({ cmd: 'bad' }, BAD);
+  await after;
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].code, 'ERR_WORKER_INVALID_MESSAGE');
+  // The worker goes on.
+  const echo = nextMessage(manager, (m) => m instanceof Map);
+  manager.send(new Map([['still', 'here']]), BAD);
+  await echo;
+
+  const replaced = collectWorkers(manager, 1);
+  manager.send({ cmd: 'huge' }, BAD);
+  await waitFor(() => errors.some((e) => e.code === 'ERR_WORKER_MESSAGE_TOO_LARGE'), 10000, 'the too-large error');
+  const [{ worker: fresh }] = await replaced;
+  assert.notEqual(fresh.pid, worker.pid, 'the worker was replaced');
+});
