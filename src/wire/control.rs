@@ -21,7 +21,7 @@ pub enum LineKind {
     Internal,
 }
 
-use crate::wire::v8::Value;
+use crate::wire::v8::{Next, Value};
 
 const CONTROL_KEY: &[u8] = b"__forkfriend";
 
@@ -74,7 +74,7 @@ pub fn classify_frame(payload: &[u8]) -> LineKind {
         return LineKind::Result;
     }
     // Node's internal messages start with their `cmd` (the rest may be anything).
-    let Ok(Some(first)) = r.next_key() else {
+    let Some(Next::Key(first)) = r.next_key() else {
         return LineKind::Result;
     };
     let value = r.value();
@@ -105,7 +105,7 @@ pub fn classify_frame(payload: &[u8]) -> LineKind {
             _ => return LineKind::Result,
         }
         match r.next_key() {
-            Ok(Some(key)) => entry = Some((key, r.value())),
+            Some(Next::Key(key)) => entry = Some((key, r.value())),
             _ => return LineKind::Result,
         }
     }
@@ -114,8 +114,8 @@ pub fn classify_frame(payload: &[u8]) -> LineKind {
 fn rest_is_flat(r: &mut crate::wire::v8::V8Reader<'_>) -> bool {
     loop {
         match r.next_key() {
-            Ok(None) => return true,
-            Ok(Some(_)) if r.value().is_some() => {}
+            Some(Next::End) => return true,
+            Some(Next::Key(_)) if r.value().is_some() => {}
             _ => return false,
         }
     }

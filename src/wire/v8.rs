@@ -11,6 +11,13 @@ pub enum Value {
     Scalar,
 }
 
+/// What comes next in an object.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next {
+    Key(String),
+    End,
+}
+
 /// Reads V8 serializer output from the start (header included).
 pub struct V8Reader<'a> {
     bytes: &'a [u8],
@@ -86,15 +93,15 @@ impl<'a> V8Reader<'a> {
         (self.tag()? == b'o').then_some(())
     }
 
-    /// The next key of the object, or Ok(None) at its end. Err(()) for what we do not read.
-    pub fn next_key(&mut self) -> Result<Option<String>, ()> {
-        match self.tag().ok_or(())? {
+    /// The next key of the object, or its end; None for what we do not read.
+    pub fn next_key(&mut self) -> Option<Next> {
+        match self.tag()? {
             b'{' => {
-                self.varint().ok_or(())?;
-                Ok(None)
+                self.varint()?;
+                Some(Next::End)
             }
-            t @ (b'"' | b'c' | b'S') => self.string(t).map(Some).ok_or(()),
-            _ => Err(()),
+            t @ (b'"' | b'c' | b'S') => self.string(t).map(Next::Key),
+            _ => None,
         }
     }
 
@@ -115,7 +122,7 @@ pub fn flat_object(payload: &[u8]) -> Option<Vec<(String, Value)>> {
     let mut r = V8Reader::new(payload)?;
     r.begin_object()?;
     let mut out = Vec::new();
-    while let Some(key) = r.next_key().ok()? {
+    while let Next::Key(key) = r.next_key()? {
         out.push((key, r.value()?));
     }
     Some(out)
@@ -182,7 +189,7 @@ mod tests {
         let b = hex("ff0f6f2203636d64220f4e4f44455f48414e444c455f41434b7b01");
         let mut r = V8Reader::new(&b).unwrap();
         r.begin_object().unwrap();
-        assert_eq!(r.next_key(), Ok(Some("cmd".into())));
+        assert_eq!(r.next_key(), Some(Next::Key("cmd".into())));
         assert_eq!(r.value(), Some(s("NODE_HANDLE_ACK")));
     }
 }
