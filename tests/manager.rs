@@ -168,3 +168,48 @@ fn stop_ends_every_worker() {
     assert!(pids.iter().all(|p| !alive(*p)), "no worker is left");
     assert_eq!(m.worker_count(), 0);
 }
+
+#[test]
+fn an_advanced_pool_echoes_frames_and_acts_on_control_frames() {
+    use forkfriend::wire::frames::{frames, push_frame};
+    // v8.serialize('hi') and v8.serialize({__forkfriend: 'pause'}), as Node writes them.
+    let hi: &[u8] = &[0xff, 0x0f, 0x22, 0x02, b'h', b'i'];
+    // The worker echoes each message, and pauses itself after the second.
+    const ECHO_THEN_PAUSE: &str = "let n = 0; process.on('message', (m) => { process.send(m); \
+         if (++n === 2) process.send({ __forkfriend: 'pause' }) })";
+    let (m, wakes) = manager(ManagerConfig::default());
+    let spec = ForkSpec {
+        serialization: Serialization::Advanced,
+        ..spec(ECHO_THEN_PAUSE)
+    };
+    let pool = m.add_pool(spec).unwrap();
+    m.add_workers(pool, 1).unwrap();
+    let mut batch = Vec::new();
+    for _ in 0..2 {
+        push_frame(&mut batch, hi);
+    }
+    m.submit(
+        Some(pool),
+        Bytes::from(batch),
+        true,
+        Serialization::Advanced,
+    );
+    let mut echoed = Vec::new();
+    let mut paused = false;
+    let done = collect_batches(&m, &wakes, Duration::from_secs(20), |batch, _| {
+        echoed.extend(frames(&batch.frames).map(|f| f.to_vec()));
+        for e in &batch.events {
+            match e {
+                Event::Results { advanced, .. } => assert!(advanced),
+                Event::Control { .. } => paused = true,
+                _ => {}
+            }
+        }
+        echoed.len() == 2 && paused
+    });
+    assert!(done, "{} echoes, paused: {paused}", echoed.len());
+    let mut framed_hi = Vec::new();
+    push_frame(&mut framed_hi, hi);
+    assert!(echoed.iter().all(|f| *f == framed_hi), "{echoed:02x?}");
+    m.stop();
+}
