@@ -258,3 +258,21 @@ test('a frame that cannot be deserialized is a worker error; one past maxMessage
   const [{ worker: fresh }] = await replaced;
   assert.notEqual(fresh.pid, worker.pid, 'the worker was replaced');
 });
+
+test('reply mode with a JSON pool and an advanced pool: every call gets its own answer', { timeout: 30000 }, async (t) => {
+  const { manager } = createManager(t, { reply: true, concurrency: 8 });
+  const up = collectWorkers(manager, 2);
+  manager.add(MODE, 1);
+  manager.options = { serialization: 'advanced' };
+  manager.add(ECHO, 1);
+  await up;
+  const calls = [];
+  for (let i = 0; i < 200; i++) {
+    calls.push(manager.call(new Map([['i', i]]), { script: ECHO }).then((m) => ['advanced', i, m]));
+    calls.push(manager.call({ i }, { script: MODE }).then((m) => ['json', i, m]));
+  }
+  for (const [kind, i, answer] of await Promise.all(calls)) {
+    if (kind === 'advanced') assert.deepStrictEqual(answer, new Map([['i', i]]));
+    else assert.deepStrictEqual(answer, { pid: answer.pid, isMap: false, m: { i } });
+  }
+});
