@@ -150,6 +150,17 @@ const checks = {
       'each promise got its own answer, and the slow call timed out');
   },
 
+  async 'advanced.js'() {
+    const run = await runClean('advanced.js', [], {});
+    assert.equal(run.stdout, [
+      'zeros: 8192 bits, 1 distinct bytes, sha256 5f70bf18a0860070...',
+      '  a Buffer, a Set, a Date',
+      'greeting: 232 bits, 16 distinct bytes, sha256 809d9fc8f59d6cb6...',
+      '  a Buffer, a Set, a Date',
+      '',
+    ].join('\n'), 'Buffers, Sets, BigInts and Dates made the trip as they are');
+  },
+
   async 'jobs.js'() {
     const jobs = 40;
     const run = await runClean('jobs.js', [], {

@@ -27,6 +27,14 @@ module.exports = [
     config: { ordered: true, concurrency: 64 }, quick: { count: 20000 } },
   { name: 'echo-16k', kind: 'throughput', worker: 'echo', workers: 2, count: 5000, size: 16384,
     quick: { count: 1000 } },
+  // serialization: 'advanced' (a fork option; the baseline forks with it too): 16 KiB Buffers
+  // (which JSON cannot carry as such) and the ~100 B objects of echo-100b.
+  { name: 'echo-16k-buffer-adv', kind: 'throughput', worker: 'echo', workers: 2, count: 5000, size: 16384,
+    serialization: 'advanced', binary: true, impls: ['baseline', 'forkfriend-send', 'forkfriend-stream'],
+    quick: { count: 1000 } },
+  { name: 'echo-100b-adv', kind: 'throughput', worker: 'echo', workers: 2, count: 200000, size: 100,
+    serialization: 'advanced', impls: ['baseline', 'forkfriend-send', 'forkfriend-stream'],
+    quick: { count: 20000 } },
   { name: 'cpu-1w', kind: 'throughput', worker: 'cpu', workers: 1, count: 20000, size: 100,
     quick: { count: 2000 } },
   { name: 'cpu-2w', kind: 'throughput', worker: 'cpu', workers: 2, count: 20000, size: 100,

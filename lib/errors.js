@@ -29,8 +29,8 @@ function stopped (what) {
   return withCode(new Error(`Cannot ${what}: the manager is stopped`), 'ERR_FORKFRIEND_STOPPED')
 }
 
-function unserializable (cause) {
-  const err = withCode(new TypeError(`The message cannot be serialized to JSON${cause ? `: ${cause.message}` : ''}`), 'ERR_FORKFRIEND_UNSERIALIZABLE')
+function unserializable (cause, format = 'JSON') {
+  const err = withCode(new TypeError(`The message cannot be serialized to ${format}${cause ? `: ${cause.message}` : ''}`), 'ERR_FORKFRIEND_UNSERIALIZABLE')
   if (cause) err.cause = cause
   return err
 }

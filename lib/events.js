@@ -6,6 +6,7 @@ const net = require('node:net')
 const { EVENT_STRIDE: STRIDE } = require('../binding.js')
 const { workerError, messageFailed } = require('./errors')
 const { parseBatch, InvalidLine } = require('./results')
+const { readFrames, InvalidFrame } = require('./advanced')
 const { Worker, signalNames } = require('./worker')
 
 // Event kinds of the core's batches (see `encode` in src/binding.rs).
@@ -36,34 +37,44 @@ function pipeSocket (fd, writable) {
 function handleBatch (m, batch) {
   const ev = batch.events
   let resultCount = 0
-  for (let i = 0; i < ev.length; i += STRIDE) if (ev[i] === EV.RESULTS) resultCount += ev[i + 2]
-  const results = resultCount > 0 ? parseBatch(m._core.takeResults(), resultCount) : null
-  const dropped = batch.dropped ? JSON.parse(batch.dropped) : null
-  const failed = batch.failed ? JSON.parse(batch.failed) : null
-  let r = 0
-  let d = 0
+  for (let i = 0; i < ev.length; i += STRIDE) if (ev[i] === EV.RESULTS && !ev[i + 3]) resultCount += ev[i + 2]
+  // Results of JSON pools, and of `advanced` pools (frames, read one by one): two sources,
+  // each taken in the order of the results events that announce them.
+  const results = [resultCount > 0 ? parseBatch(m._core.takeResults(), resultCount) : null, batch.frames ? readFrames(batch.frames) : null]
+  const dropped = [batch.dropped ? JSON.parse(batch.dropped) : null, batch.droppedFrames ? readFrames(batch.droppedFrames) : null]
+  const failed = [batch.failed ? JSON.parse(batch.failed) : null, batch.failedFrames ? readFrames(batch.failedFrames) : null]
+  const r = [0, 0]
+  const d = [0, 0]
+  const fk = [0, 0]
+  let replyAt = 0 // reply mode: `replies` has one entry per result of either kind
   let f = 0
   for (let i = 0; i < ev.length; i += STRIDE) {
     switch (ev[i]) {
-      case EV.RESULTS:
-        onResults(m, ev[i + 1], results, r, ev[i + 2], batch.replies)
-        r += ev[i + 2]
+      case EV.RESULTS: {
+        const kind = ev[i + 3]
+        onResults(m, ev[i + 1], results[kind], r[kind], ev[i + 2], batch.replies, replyAt)
+        r[kind] += ev[i + 2]
+        replyAt += ev[i + 2]
         break
-      case EV.FAILED:
-        onFailed(m, ev, i, failed[f], batch.failedSeqs[f])
+      }
+      case EV.FAILED: {
+        const kind = ev[i + 6]
+        onFailed(m, ev, i, failed[kind][fk[kind]++], batch.failedSeqs[f])
         f++
         break
+      }
       case EV.DROPPED: {
         // A message sent to every pool is reported like 0.0.7 did: without a script.
         const script = ev[i + 3] ? undefined : m._poolsById.get(ev[i + 1])?.script
-        for (let k = 0; k < ev[i + 2]; k++) m.emit('drop', script, dropped[d++])
+        const kind = ev[i + 4]
+        for (let k = 0; k < ev[i + 2]; k++) m.emit('drop', script, dropped[kind][d[kind]++])
         break
       }
       default:
         onLifecycle(m, ev, i, batch.texts)
     }
   }
-  if (results) m._updateFlow()
+  if (results[0] || results[1]) m._updateFlow()
 }
 
 /** Reply mode: a message failed for good; a call rejects, a sent message is a 'failed' event. */
@@ -78,7 +89,7 @@ function onFailed (m, ev, i, message, seq) {
 // > 0 answers that call, 0 is a stream result, -1 a message-only one.
 const MESSAGE_ONLY = -1
 
-function onResults (m, workerId, results, start, count, replies) {
+function onResults (m, workerId, results, start, count, replies, replyAt) {
   const worker = m._workersById.get(workerId)
   const pool = worker?._pool
   const script = pool?.script
@@ -93,7 +104,12 @@ function onResults (m, workerId, results, start, count, replies) {
       m.emit('worker-error', err, script, pool?.args, worker)
       continue
     }
-    const reply = replies.length > 0 ? replies[k] : 0
+    if (message instanceof InvalidFrame) {
+      const err = workerError('ERR_WORKER_INVALID_MESSAGE', `A worker sent a message that cannot be deserialized: ${message.error.message}`)
+      m.emit('worker-error', err, script, pool?.args, worker)
+      continue
+    }
+    const reply = replies.length > 0 ? replies[replyAt + k - start] : 0
     if (emitMessage) m.emit('message', message, script, worker)
     if (workerMessage) worker.emit('message', message)
     // An answer to call() belongs to its caller; an unexpected answer is a 'message' only.
@@ -104,7 +120,7 @@ function onResults (m, workerId, results, start, count, replies) {
     if (reply === MESSAGE_ONLY) continue
     // An object-mode stream cannot carry null (pushing it would end the stream): a worker's
     // `process.send(null)` is a 'message' event only.
-    if (message === null) continue
+    if (message === null || message === undefined) continue
     // A listener above may have stopped the manager, which ends the readable sides.
     if (stream && !stream.readableEnded && !m.stopped && !stream.push(message)) pool.streamRoom = false
     if (readable && !m._readableDone && !m.push(message)) m._readableRoom = false

@@ -11,6 +11,7 @@ const { invalidArgType, invalidArgValue, outOfRange, stopped, abortError, manage
 const { Calls } = require('./calls')
 const { serialize } = require('./serialize')
 const { encode, LineBatch } = require('./encode')
+const { frame, readFrames, FrameBatch, HEADER } = require('./advanced')
 const { Worker } = require('./worker')
 const { handleBatch } = require('./events')
 const defaultBalance = require('./balance')
@@ -53,6 +54,10 @@ class Manager extends Duplex {
     this._poolsById = new Map() // id -> pool (kept for late events)
     this._workersById = new Map()
     this._pending = new LineBatch() // serialized lines waiting for one crossing
+    this._pendingFrames = new FrameBatch() // the same for `advanced` pools: whole frames
+    // Which serializations the pools use: a message to every pool is serialized for each.
+    this._hasJson = false
+    this._hasAdvanced = false
     this._pendingTarget = undefined
     this._pendingNoDrop = false
     this._flushScheduled = false
@@ -119,9 +124,11 @@ class Manager extends Duplex {
       process.emitWarning(message, { code })
     }
     const id = this._core.addPool(spec)
-    const pool = { id, script, args, spec, desired: 0, workers: [], saturated: false, stream: null, unlisten: null }
+    const advanced = spec.serialization === 'advanced'
+    const pool = { id, script, args, spec, advanced, desired: 0, workers: [], saturated: false, stream: null, unlisten: null }
     if (options.signal) pool.unlisten = this._removeOnAbort(pool, options.signal)
     this._pools.set(script, pool)
+    this._noteSerializations()
     this._poolsById.set(id, pool)
     this.workers[script] = { process: pool.workers, args }
     return pool
@@ -161,9 +168,19 @@ class Manager extends Duplex {
     return () => signal.removeEventListener('abort', onAbort)
   }
 
+  _noteSerializations () {
+    this._hasJson = false
+    this._hasAdvanced = false
+    for (const p of this._pools.values()) {
+      if (p.advanced) this._hasAdvanced = true
+      else this._hasJson = true
+    }
+  }
+
   _forgetPool (pool) {
     pool.unlisten?.()
     this._pools.delete(pool.script)
+    this._noteSerializations()
     delete this.workers[pool.script]
     delete this.workerStreams[pool.script]
     if (pool.stream) endStream(pool.stream)
@@ -219,29 +236,31 @@ class Manager extends Duplex {
       this.emit('drop', script, message)
       return false
     }
-    const line = serialize(message)
     let target = BROADCAST
     let pool = null
     if (script !== undefined && script !== null) {
       pool = this._pools.get(script)
       if (!pool) {
+        serialize(message) // an unserializable message throws all the same
         this.emit('drop', script, message)
         return true
       }
       target = pool.id
     } else if (this._pools.size === 0) {
+      serialize(message)
       this.emit('drop', script, message)
       return true
     }
+    const { line, bytes } = this._serializeFor(pool, message)
     this.stats.messages++
-    this.stats.length += line.length
+    this.stats.length += line !== null ? line.length : bytes.length - HEADER
     if (this._customBalancing()) {
-      this._route(target, message, line, false)
+      this._route(target, message, line, bytes, false)
     } else {
-      this._queue(target, line)
+      this._queue(target, line, bytes)
       // Batch while workers take messages; when none can, the caller needs an exact answer.
       const ready = pool ? this._poolReady(pool) : this._targetReady(BROADCAST)
-      if (this._pending.count >= BATCH_MESSAGES || this._pending.chars >= BATCH_CHARS || !ready) this._flush()
+      if (this._batchFull() || !ready) this._flush()
     }
     return pool ? !pool.saturated : !this._targetSaturated(BROADCAST)
   }
@@ -272,49 +291,79 @@ class Manager extends Duplex {
     }
     if (signal?.aborted) return Promise.reject(abortError(signal))
     if (this.stopped || !pool) return Promise.reject(managerStopped())
-    const line = serialize(message)
+    const { line, bytes } = this._serializeFor(pool, message)
     // Messages sent before this one reach the core first (ordered output follows that order).
     this._flush()
-    const { buffer, length } = encode(line)
+    const { buffer, length } = line !== null ? encode(line) : { buffer: bytes, length: bytes.length }
     const seq = this._core.call(pool.id, buffer, length, timeout ?? -1)
     this.stats.messages++
-    this.stats.length += line.length
+    this.stats.length += line !== null ? line.length : bytes.length - HEADER
     return this._calls.add(seq, signal)
+  }
+
+  /**
+   * `message` serialized for `pool` (or for every pool when null): its JSON text for JSON
+   * pools (`line`), its frame for `advanced` ones (`bytes`); null where not needed.
+   */
+  _serializeFor (pool, message) {
+    const json = pool ? !pool.advanced : this._hasJson
+    const advanced = pool ? pool.advanced : this._hasAdvanced
+    return { line: json ? serialize(message) : null, bytes: advanced ? frame(message) : null }
+  }
+
+  _batchFull () {
+    const count = this._pending.count + this._pendingFrames.count
+    return count >= BATCH_MESSAGES || this._pending.chars + this._pendingFrames.length >= BATCH_CHARS
   }
 
   _customBalancing () {
     return this.balance !== Manager.prototype.balance || this.filter !== Manager.prototype.filter
   }
 
-  _queue (target, line, noDrop = false) {
-    if (line.length >= ALONE_CHARS) {
+  /** Queues a message for one crossing: its JSON `line` and/or its frame (`bytes`). */
+  _queue (target, line, bytes, noDrop = false) {
+    if ((line !== null && line.length >= ALONE_CHARS) || (bytes !== null && bytes.length >= ALONE_CHARS)) {
       this._flush()
-      this._noteSaturation(target, this._submit(target, line, noDrop))
+      let saturated = false
+      if (line !== null) saturated = this._submit(target, line, noDrop)
+      if (bytes !== null) saturated = this._submitFrames(target, bytes, bytes.length, noDrop) || saturated
+      this._noteSaturation(target, saturated)
       return
     }
-    if ((this._pendingTarget !== target || this._pendingNoDrop !== noDrop) && this._pending.count > 0) this._flush()
+    const pending = this._pending.count + this._pendingFrames.count
+    if ((this._pendingTarget !== target || this._pendingNoDrop !== noDrop) && pending > 0) this._flush()
     this._pendingTarget = target
     this._pendingNoDrop = noDrop
-    this._pending.add(line)
+    if (line !== null) this._pending.add(line)
+    if (bytes !== null) this._pendingFrames.add(bytes)
     if (!this._flushScheduled) {
       this._flushScheduled = true
       process.nextTick(() => this._flush())
     }
   }
 
-  /** Hands the gathered lines to the core in one call. */
+  /** Hands the gathered lines (and frames) to the core in one call (per serialization). */
   _flush () {
     this._flushScheduled = false
     const batch = this._pending
-    if (batch.count === 0) return false
+    const frames = this._pendingFrames
+    if (batch.count === 0 && frames.count === 0) return false
     if (this.stopped) {
       batch.clear()
+      frames.clear()
       return false
     }
-    batch.seal()
-    const done = this._core.submit(this._pendingTarget, batch.buffer, batch.length, this._pendingNoDrop)
-    batch.clear()
-    const saturated = this._afterSubmit(done)
+    let saturated = false
+    if (batch.count > 0) {
+      batch.seal()
+      const done = this._core.submit(this._pendingTarget, batch.buffer, batch.length, this._pendingNoDrop, false)
+      batch.clear()
+      saturated = this._afterSubmit(done)
+    }
+    if (frames.count > 0) {
+      saturated = this._submitFrames(this._pendingTarget, frames.buffer, frames.length, this._pendingNoDrop) || saturated
+      frames.clear()
+    }
     this._noteSaturation(this._pendingTarget, saturated)
     return saturated
   }
@@ -322,7 +371,12 @@ class Manager extends Duplex {
   /** Hands newline-separated JSON text to the core; true when a target pool is saturated. */
   _submit (target, text, noDrop) {
     const { buffer, length } = encode(text)
-    return this._afterSubmit(this._core.submit(target, buffer, length, noDrop))
+    return this._afterSubmit(this._core.submit(target, buffer, length, noDrop, false))
+  }
+
+  /** Hands whole frames `buffer[0, length)` to the core, for `advanced` pools. */
+  _submitFrames (target, buffer, length, noDrop) {
+    return this._afterSubmit(this._core.submit(target, buffer, length, noDrop, true))
   }
 
   /**
@@ -331,13 +385,15 @@ class Manager extends Duplex {
    */
   _afterSubmit (done) {
     if (typeof done === 'boolean') return done
-    const { runs, messages } = done
-    const dropped = JSON.parse(messages)
-    let d = 0
-    for (let i = 0; i < runs.length; i += 3) {
+    const { runs, messages, frames } = done
+    // Quadruples: pool, count, sent to every pool, advanced (its messages are frames).
+    const dropped = [messages ? JSON.parse(messages) : [], frames ? readFrames(frames) : []]
+    const at = [0, 0]
+    for (let i = 0; i < runs.length; i += 4) {
       // A message sent to every pool is reported like 0.0.7 did: without a script.
       const script = runs[i + 2] ? undefined : this._poolsById.get(runs[i])?.script
-      for (let k = 0; k < runs[i + 1]; k++) this.emit('drop', script, dropped[d++])
+      const kind = runs[i + 3]
+      for (let k = 0; k < runs[i + 1]; k++) this.emit('drop', script, dropped[kind][at[kind]++])
     }
     return done.saturated
   }
@@ -372,15 +428,19 @@ class Manager extends Duplex {
   }
 
   /** The path with a user-supplied balance/filter: JS picks each message's worker. */
-  _route (target, message, line, noDrop) {
+  _route (target, message, line, bytes, noDrop) {
     const pools = target === BROADCAST ? [...this._pools.values()] : [this._poolsById.get(target)]
     let saturated = false
     for (const pool of pools) {
       const available = this.filter(pool.workers)
       const worker = available && available.length ? this.balance(available, message) : undefined
-      const state = worker instanceof Worker ? worker._submit(line) : -1
+      const data = pool.advanced ? bytes : line
+      const state = worker instanceof Worker ? worker._submit(data) : -1
       if (state === 0) worker.buffering = true
-      if (state < 0) saturated = this._submit(pool.id, line, noDrop) || saturated
+      if (state < 0) {
+        const full = pool.advanced ? this._submitFrames(pool.id, bytes, bytes.length, noDrop) : this._submit(pool.id, line, noDrop)
+        saturated = full || saturated
+      }
     }
     if (saturated || this._paused) this._noteSaturation(target, saturated)
     return saturated
@@ -425,9 +485,10 @@ class Manager extends Duplex {
       this.emit('drop', undefined, chunk)
       return callback()
     }
-    let line
+    let line, bytes
     try {
-      line = serialize(chunk)
+      if (this._pools.size === 0) serialize(chunk)
+      else ({ line, bytes } = this._serializeFor(null, chunk))
     } catch (err) {
       return callback(err)
     }
@@ -436,13 +497,13 @@ class Manager extends Duplex {
       return callback()
     }
     this.stats.messages++
-    this.stats.length += line.length
+    this.stats.length += line !== null ? line.length : bytes.length - HEADER
     if (this._customBalancing()) {
-      this._route(BROADCAST, chunk, line, true)
+      this._route(BROADCAST, chunk, line, bytes, true)
     } else {
       // Same batching as send(), but a stream write is never dropped.
-      this._queue(BROADCAST, line, true)
-      if (this._pending.count >= BATCH_MESSAGES || this._pending.chars >= BATCH_CHARS || !this._targetReady(BROADCAST)) this._flush()
+      this._queue(BROADCAST, line, bytes, true)
+      if (this._batchFull() || !this._targetReady(BROADCAST)) this._flush()
     }
     if (this._paused && this._targetSaturated(BROADCAST)) this._writeCallback = callback
     else callback()

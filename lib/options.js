@@ -2,7 +2,7 @@
 // Validation of the manager's config and of fork options, before anything reaches the core.
 
 const { fileURLToPath } = require('node:url')
-const { invalidArgType, outOfRange } = require('./errors')
+const { invalidArgType, invalidArgValue, outOfRange } = require('./errors')
 const { signalNumber } = require('./signals')
 
 const DEFAULTS = Object.freeze({
@@ -128,6 +128,14 @@ function stringArray (name, value) {
   })
 }
 
+const SERIALIZATIONS = ['json', 'advanced']
+
+function serialization (value) {
+  if (value === undefined || value === null) return 'json'
+  if (!SERIALIZATIONS.includes(value)) throw invalidArgValue('options.serialization', "must be one of: 'json', 'advanced'", value)
+  return value
+}
+
 /** Everything the core needs to start workers of `script`, as `child_process.fork` would. */
 function poolSpec (script, args, options) {
   const env = options.env ?? process.env
@@ -158,7 +166,8 @@ function poolSpec (script, args, options) {
     stdio: stdioModes(options),
     uid: options.uid,
     gid: options.gid,
-    killSignal: signalNumber(options.killSignal ?? undefined, 'options.killSignal')
+    killSignal: signalNumber(options.killSignal ?? undefined, 'options.killSignal'),
+    serialization: serialization(options.serialization)
   }
 }
 

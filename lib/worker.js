@@ -7,6 +7,7 @@ const { ChildProcess } = require('node:child_process')
 const { invalidArgType, withCode } = require('./errors')
 const { serialize } = require('./serialize')
 const { encode } = require('./encode')
+const { frame } = require('./advanced')
 
 const { signalNumber, signalNames } = require('./signals')
 
@@ -36,8 +37,8 @@ class Worker extends EventEmitter {
   /** Sends a message to this worker only. Returns false when it is backed up or gone. */
   send (message, ...rest) {
     const callback = typeof rest[rest.length - 1] === 'function' ? rest[rest.length - 1] : undefined
-    const line = serialize(message)
-    const state = this.connected ? this._submit(line) : -1
+    const data = this._pool.advanced ? frame(message) : serialize(message)
+    const state = this.connected ? this._submit(data) : -1
     if (state < 0) {
       const err = withCode(new Error('Channel closed'), 'ERR_IPC_CHANNEL_CLOSED')
       if (callback) process.nextTick(callback, err)
@@ -49,9 +50,13 @@ class Worker extends EventEmitter {
     return state === 1
   }
 
-  /** Hands one JSON line to the core for this worker: -1 gone, 0 backed up, 1 ok. */
-  _submit (line) {
-    const { buffer, length } = encode(line)
+  /**
+   * Hands one JSON line (or, in an `advanced` pool, one frame) to the core for this
+   * worker: -1 gone, 0 backed up, 1 ok.
+   */
+  _submit (data) {
+    if (typeof data !== 'string') return this._core.submitToWorker(this._id, data, data.length)
+    const { buffer, length } = encode(data)
     return this._core.submitToWorker(this._id, buffer, length)
   }
 

@@ -9,7 +9,7 @@ use napi::JsString;
 use napi_derive::napi;
 
 use crate::config::ReplyConfig;
-use crate::config::{ForkSpec, ManagerConfig, StdioMode};
+use crate::config::{ForkSpec, ManagerConfig, Serialization, StdioMode};
 use crate::events::{append_json, Event, Failure};
 use crate::manager::{CoreError, Manager};
 use crate::pool::reply::Percentiles;
@@ -58,6 +58,8 @@ pub struct PoolSpec {
     pub gid: Option<u32>,
     /// A signal number, already validated.
     pub kill_signal: i32,
+    /// "json" (the default) or "advanced".
+    pub serialization: Option<String>,
 }
 
 /// Events since the last call, flattened: `events` holds `EVENT_STRIDE` ints per event.
@@ -75,6 +77,12 @@ pub struct EventBatch {
     /// sequence numbers.
     pub failed: Option<String>,
     pub failed_seqs: Float64Array,
+    /// Results of `advanced` pools: whole frames (4-byte big-endian length, then the V8
+    /// serializer output), back to back, in the order of their results events.
+    pub frames: Option<Buffer>,
+    /// Frames of the messages announced by drop and failed events of `advanced` pools.
+    pub dropped_frames: Option<Buffer>,
+    pub failed_frames: Option<Buffer>,
 }
 
 /// Latency percentiles in ms.
@@ -123,10 +131,12 @@ fn failure_fields(f: Failure) -> [i32; 4] {
 #[napi(object)]
 pub struct DroppedNow {
     pub saturated: bool,
-    /// Triples (pool, count, broadcast as 0/1), in drop order.
+    /// Quadruples (pool, count, broadcast as 0/1, advanced as 0/1), in drop order.
     pub runs: Int32Array,
-    /// JSON array text of the dropped messages, in the same order.
+    /// JSON array text of the dropped messages of JSON pools, in the same order.
     pub messages: String,
+    /// Frames of the dropped messages of `advanced` pools, in the same order.
+    pub frames: Option<Buffer>,
 }
 
 /// Ints per event in `EventBatch.events`: kind and up to six fields. The kinds and fields
@@ -177,7 +187,11 @@ fn encode(event: Event, texts: &mut Vec<String>) -> [i32; STRIDE] {
             worker,
             message,
         } => [2, u(pool), u(worker), text(message), 0, 0, 0],
-        Event::Results { worker, count } => [3, u(worker), u(count), 0, 0, 0, 0],
+        Event::Results {
+            worker,
+            count,
+            advanced,
+        } => [3, u(worker), u(count), i32::from(advanced), 0, 0, 0],
         Event::Exit {
             pool,
             worker,
@@ -213,7 +227,16 @@ fn encode(event: Event, texts: &mut Vec<String>) -> [i32; STRIDE] {
             pool,
             count,
             broadcast,
-        } => [8, u(pool), u(count), i32::from(broadcast), 0, 0, 0],
+            advanced,
+        } => [
+            8,
+            u(pool),
+            u(count),
+            i32::from(broadcast),
+            i32::from(advanced),
+            0,
+            0,
+        ],
         Event::Saturation { pool } => [9, u(pool), 0, 0, 0, 0, 0],
         Event::Respawn {
             pool,
@@ -223,9 +246,21 @@ fn encode(event: Event, texts: &mut Vec<String>) -> [i32; STRIDE] {
         Event::Aborted { pool } => [11, u(pool), 0, 0, 0, 0, 0],
         Event::WorkerReady { worker } => [12, u(worker), 0, 0, 0, 0, 0],
         Event::Finished => [13, 0, 0, 0, 0, 0, 0],
-        Event::Failed { pool, failure } => {
+        Event::Failed {
+            pool,
+            failure,
+            advanced,
+        } => {
             let [reason, code, has_code, signal] = failure_fields(failure);
-            [14, u(pool), reason, code, has_code, signal, 0]
+            [
+                14,
+                u(pool),
+                reason,
+                code,
+                has_code,
+                signal,
+                i32::from(advanced),
+            ]
         }
     }
 }
@@ -300,6 +335,10 @@ impl Core {
             uid: spec.uid,
             gid: spec.gid,
             kill_signal: spec.kill_signal,
+            serialization: match spec.serialization.as_deref() {
+                Some("advanced") => Serialization::Advanced,
+                _ => Serialization::Json,
+            },
         };
         self.manager.add_pool(spec).map_err(map_error)
     }
@@ -328,9 +367,9 @@ impl Core {
         self.manager.refork(pool, u32::try_from(worker).ok())
     }
 
-    /// `batch[..len]`: newline-separated JSON texts in UTF-8 (see lib/encode.js), for one
-    /// worker of `pool`, or of every pool when `pool` < 0. Returns true when a target pool
-    /// is saturated.
+    /// `batch[..len]`: newline-separated JSON texts in UTF-8 (see lib/encode.js), or whole
+    /// frames when `advanced`, for one worker of `pool`, or of every pool of that
+    /// serialization when `pool` < 0. Returns true when a target pool is saturated.
     /// Messages that overflowed a queue come back at once as a `DroppedNow` (which says
     /// whether a target is saturated too), so that JS reports them inside `send()`.
     #[napi]
@@ -340,36 +379,52 @@ impl Core {
         batch: &[u8],
         len: u32,
         no_drop: bool,
+        advanced: bool,
     ) -> Either<bool, DroppedNow> {
         let batch = Bytes::copy_from_slice(prefix(batch, len));
+        let serialization = if advanced {
+            Serialization::Advanced
+        } else {
+            Serialization::Json
+        };
         let done = self
             .manager
-            .submit(u32::try_from(pool).ok(), batch, no_drop);
+            .submit(u32::try_from(pool).ok(), batch, no_drop, serialization);
         if done.dropped.is_empty() {
             return Either::A(done.saturated);
         }
         let mut runs = Vec::new();
         let mut array = Vec::new();
+        let mut frames = Vec::new();
         for group in done.dropped {
+            let adv = i32::from(group.advanced);
             for (msg, broadcast) in group.messages {
-                append_json(&mut array, &msg);
-                let n = runs.len();
-                let same = n >= 3
-                    && runs[n - 3] == group.pool as i32
-                    && runs[n - 1] == i32::from(broadcast);
-                if same {
-                    runs[n - 2] += 1;
+                if group.advanced {
+                    frames.extend_from_slice(&msg);
                 } else {
-                    runs.extend_from_slice(&[group.pool as i32, 1, i32::from(broadcast)]);
+                    append_json(&mut array, &msg);
+                }
+                let n = runs.len();
+                let same = n >= 4
+                    && runs[n - 4] == group.pool as i32
+                    && runs[n - 2] == i32::from(broadcast)
+                    && runs[n - 1] == adv;
+                if same {
+                    runs[n - 3] += 1;
+                } else {
+                    runs.extend_from_slice(&[group.pool as i32, 1, i32::from(broadcast), adv]);
                 }
             }
         }
-        array.push(b']');
+        if !array.is_empty() {
+            array.push(b']');
+        }
         Either::B(DroppedNow {
             saturated: done.saturated,
             runs: Int32Array::new(runs),
             // Queued messages came from JS strings: always UTF-8.
             messages: String::from_utf8_lossy(&array).into_owned(),
+            frames: (!frames.is_empty()).then(|| Buffer::from(frames)),
         })
     }
 
@@ -488,6 +543,9 @@ impl Core {
             replies: Float64Array::new(batch.replies),
             failed: text(batch.failed),
             failed_seqs: Float64Array::new(batch.failed_seqs),
+            frames: buffer(batch.frames),
+            dropped_frames: buffer(batch.dropped_frames),
+            failed_frames: buffer(batch.failed_frames),
         }
     }
 
@@ -511,6 +569,11 @@ impl Core {
         self.manager.recycle_results(results);
         texts
     }
+}
+
+/// A Buffer taking over `bytes` (no copy), or None when there are none.
+fn buffer(bytes: Vec<u8>) -> Option<Buffer> {
+    (!bytes.is_empty()).then(|| Buffer::from(bytes))
 }
 
 /// The first `len` bytes of `bytes` (all of them if `len` is larger).

@@ -13,6 +13,26 @@ pub enum StdioMode {
     Ignore,
 }
 
+/// How messages cross a pool's channels: Node's `serialization` fork option.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Serialization {
+    /// One JSON text per message, ended by `\n`.
+    #[default]
+    Json,
+    /// V8's structured-clone format, each message prefixed by its length (4 bytes, big-endian).
+    Advanced,
+}
+
+impl Serialization {
+    /// The value of `NODE_CHANNEL_SERIALIZATION_MODE` that tells a worker.
+    pub fn env_value(self) -> &'static str {
+        match self {
+            Serialization::Json => "json",
+            Serialization::Advanced => "advanced",
+        }
+    }
+}
+
 /// Everything needed to start one worker process, as Node's `fork()` would.
 #[derive(Clone, Debug)]
 pub struct ForkSpec {
@@ -30,6 +50,7 @@ pub struct ForkSpec {
     pub gid: Option<u32>,
     /// The signal that ends a worker the manager stops (SIGKILL follows after the kill timeout).
     pub kill_signal: i32,
+    pub serialization: Serialization,
 }
 
 /// Tunables of a manager. Every duration is a minimum or a timeout, never a polling period.

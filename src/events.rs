@@ -28,8 +28,13 @@ pub enum Event {
         worker: WorkerId,
         message: String,
     },
-    /// `count` results of `worker` come next in the batch's results array.
-    Results { worker: WorkerId, count: u32 },
+    /// `count` results of `worker` come next in the batch's results array (`advanced`:
+    /// in its frames).
+    Results {
+        worker: WorkerId,
+        count: u32,
+        advanced: bool,
+    },
     /// The worker process is gone and reaped. `expected` when the manager ended it.
     Exit {
         pool: PoolId,
@@ -50,11 +55,12 @@ pub enum Event {
     /// The worker sent a pause/drain/end control message.
     Control { worker: WorkerId, control: Control },
     /// `count` messages of `pool` were dropped; they come next in the batch's dropped array.
-    /// `broadcast` when they had been sent to every pool.
+    /// `broadcast` when they had been sent to every pool; `advanced`: they are frames.
     Dropped {
         pool: PoolId,
         count: u32,
         broadcast: bool,
+        advanced: bool,
     },
     /// The pool's queue went from empty to non-empty or back; ask the core for the truth.
     Saturation { pool: PoolId },
@@ -72,8 +78,13 @@ pub enum Event {
     /// manager was stopped and every worker has exited.
     Finished,
     /// Reply mode: a tracked message failed for good. Its JSON text comes next in the
-    /// batch's `failed` array, and its sequence number in `failed_seqs`.
-    Failed { pool: PoolId, failure: Failure },
+    /// batch's `failed` array (`advanced`: in `failed_frames`), and its sequence number in
+    /// `failed_seqs`.
+    Failed {
+        pool: PoolId,
+        failure: Failure,
+        advanced: bool,
+    },
 }
 
 /// Why a tracked message (reply mode) failed for good.
@@ -96,6 +107,11 @@ pub struct Batch {
     pub events: Vec<Event>,
     /// The results, as JSON array texts.
     pub results: JsonPieces,
+    /// The results of `advanced` pools: whole frames (length prefix included), back to back.
+    pub frames: Vec<u8>,
+    /// Dropped and failed messages of `advanced` pools, as frames back to back.
+    pub dropped_frames: Vec<u8>,
+    pub failed_frames: Vec<u8>,
     /// A JSON array text of dropped messages, like `results`.
     pub dropped: Vec<u8>,
     /// Reply mode: one entry per result, in order: the sequence number of the `call()` it
@@ -114,14 +130,25 @@ impl Batch {
 
     /// Counts `n` results just added for `worker`: consecutive results of one worker share
     /// one event.
-    fn note_results(&mut self, worker: WorkerId, n: u32) {
+    fn note_results(&mut self, worker: WorkerId, n: u32, advanced: bool) {
         if n == 0 {
             return;
         }
         match self.events.last_mut() {
-            Some(Event::Results { worker: w, count }) if *w == worker => *count += n,
-            _ => self.events.push(Event::Results { worker, count: n }),
+            Some(Event::Results {
+                worker: w, count, ..
+            }) if *w == worker => *count += n,
+            _ => self.events.push(Event::Results {
+                worker,
+                count: n,
+                advanced,
+            }),
         }
+    }
+
+    /// Results of both kinds waiting for JS, in bytes.
+    fn result_bytes(&self) -> usize {
+        self.results.len() + self.frames.len()
     }
 }
 
@@ -192,56 +219,96 @@ impl EventQueue {
                 b.results.push(line);
                 n += 1;
             }
-            b.note_results(worker, n);
+            b.note_results(worker, n, false);
         });
     }
 
-    /// Reply mode: adds results of one worker, each with its `replies` entry.
+    /// Adds results of one worker of an `advanced` pool: whole frames.
+    pub fn push_frames<'a>(&self, worker: WorkerId, frames: impl IntoIterator<Item = &'a [u8]>) {
+        self.with(|b| {
+            let mut n = 0u32;
+            for frame in frames {
+                b.frames.extend_from_slice(frame);
+                n += 1;
+            }
+            b.note_results(worker, n, true);
+        });
+    }
+
+    /// Reply mode: adds results of one worker, each with its `replies` entry (`advanced`:
+    /// they are frames).
     pub fn push_answers<'a>(
         &self,
         worker: WorkerId,
+        advanced: bool,
         answers: impl IntoIterator<Item = (&'a [u8], f64)>,
     ) {
         self.with(|b| {
             let mut n = 0u32;
-            for (line, reply) in answers {
-                b.results.push(line);
+            for (msg, reply) in answers {
+                if advanced {
+                    b.frames.extend_from_slice(msg);
+                } else {
+                    b.results.push(msg);
+                }
                 b.replies.push(reply);
                 n += 1;
             }
-            b.note_results(worker, n);
+            b.note_results(worker, n, advanced);
         });
     }
 
     /// Reply mode: a tracked message failed for good.
-    pub fn push_failed(&self, pool: PoolId, seq: u64, msg: &[u8], failure: Failure) {
+    pub fn push_failed(
+        &self,
+        pool: PoolId,
+        advanced: bool,
+        seq: u64,
+        msg: &[u8],
+        failure: Failure,
+    ) {
         self.with(|b| {
-            append_json(&mut b.failed, msg);
+            if advanced {
+                b.failed_frames.extend_from_slice(msg);
+            } else {
+                append_json(&mut b.failed, msg);
+            }
             b.failed_seqs.push(seq as f64);
-            b.events.push(Event::Failed { pool, failure });
+            b.events.push(Event::Failed {
+                pool,
+                failure,
+                advanced,
+            });
         });
     }
 
-    /// Adds messages dropped from a pool: (JSON text, broadcast).
+    /// Adds messages dropped from a pool: (JSON text or frame, broadcast).
     /// Consecutive messages of the same kind share one event.
     pub fn push_dropped<'a>(
         &self,
         pool: PoolId,
+        advanced: bool,
         messages: impl IntoIterator<Item = (&'a [u8], bool)>,
     ) {
         self.with(|b| {
             for (m, broadcast) in messages {
-                append_json(&mut b.dropped, m);
+                if advanced {
+                    b.dropped_frames.extend_from_slice(m);
+                } else {
+                    append_json(&mut b.dropped, m);
+                }
                 match b.events.last_mut() {
                     Some(Event::Dropped {
                         pool: p,
                         count,
                         broadcast: bc,
+                        ..
                     }) if *p == pool && *bc == broadcast => *count += 1,
                     _ => b.events.push(Event::Dropped {
                         pool,
                         count: 1,
                         broadcast,
+                        advanced,
                     }),
                 }
             }
@@ -254,7 +321,7 @@ impl EventQueue {
             let notified = self.taken.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.pending.lock().unwrap().batch.results.len() < self.high_water {
+            if self.pending.lock().unwrap().batch.result_bytes() < self.high_water {
                 return;
             }
             notified.await;
@@ -351,11 +418,13 @@ mod tests {
             vec![
                 Event::Results {
                     worker: 1,
-                    count: 3
+                    count: 3,
+                    advanced: false
                 },
                 Event::Results {
                     worker: 2,
-                    count: 1
+                    count: 1,
+                    advanced: false
                 }
             ]
         );
@@ -375,6 +444,7 @@ mod tests {
         let (q, _) = queue();
         q.push_dropped(
             7,
+            false,
             [(&b"1"[..], false), (&b"2"[..], false), (&b"3"[..], true)],
         );
         let b = q.take();
@@ -385,12 +455,14 @@ mod tests {
                 Event::Dropped {
                     pool: 7,
                     count: 2,
-                    broadcast: false
+                    broadcast: false,
+                    advanced: false
                 },
                 Event::Dropped {
                     pool: 7,
                     count: 1,
-                    broadcast: true
+                    broadcast: true,
+                    advanced: false
                 }
             ]
         );

@@ -21,6 +21,6 @@ pub mod process;
 mod runtime;
 pub mod wire;
 
-pub use config::{ForkSpec, ManagerConfig, StdioMode};
+pub use config::{ForkSpec, ManagerConfig, Serialization, StdioMode};
 pub use events::{Batch, Event};
 pub use manager::{CoreError, Manager};

@@ -6,16 +6,15 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::config::{ForkSpec, ManagerConfig};
+use crate::config::{ForkSpec, ManagerConfig, Serialization};
 use crate::counters::{Counters, Snapshot};
 use crate::events::{Batch, EventQueue, PoolId, WorkerId};
 use crate::pool::inner::Inner;
 use crate::pool::reply::{ReplyBook, ReplyStats};
-use crate::pool::state::{Leave, Pool, Queued, State};
+use crate::pool::state::{split_batch, Leave, Pool, Queued, State};
 use crate::pool::tracking;
 use crate::pool::{drain, memory};
 use crate::runtime::{runtime, spawn_task};
-use crate::wire::framing::split_messages;
 use crate::wire::pieces::JsonPieces;
 
 /// Errors of the core's operations, each with a stable code for JS.
@@ -59,7 +58,9 @@ pub struct Submitted {
 #[derive(Debug)]
 pub struct DroppedNow {
     pub pool: PoolId,
-    /// JSON texts (no `\n`), each with whether it had been sent to every pool.
+    /// The messages are whole frames of the `advanced` serialization.
+    pub advanced: bool,
+    /// JSON texts (no `\n`) or frames, each with whether it had been sent to every pool.
     pub messages: Vec<(Bytes, bool)>,
 }
 
@@ -101,6 +102,7 @@ impl Manager {
             return Err(CoreError::Stopped);
         }
         let id = st.new_id();
+        st.serializations.insert(id, spec.serialization);
         st.pools.insert(id, Pool::new(Arc::new(spec)));
         Ok(id)
     }
@@ -168,12 +170,19 @@ impl Manager {
         self.inner.after_change(&mut st, pool);
     }
 
-    /// Queues serialized messages (`\n`-terminated JSON lines) for one pool, or one worker
-    /// of every pool. Without `no_drop`, messages past `max_queue` are dropped oldest first;
+    /// Queues serialized messages (`\n`-terminated JSON lines, or whole frames when
+    /// `serialization` is advanced) for one pool, or one worker of every pool that uses
+    /// `serialization`. Without `no_drop`, messages past `max_queue` are dropped oldest first;
     /// they are handed back in the result (not as events), so the caller can report them
     /// before its send returns, as 0.0.7 did.
-    pub fn submit(&self, target: Option<PoolId>, batch: Bytes, no_drop: bool) -> Submitted {
-        let msgs = split_messages(batch);
+    pub fn submit(
+        &self,
+        target: Option<PoolId>,
+        batch: Bytes,
+        no_drop: bool,
+        serialization: Serialization,
+    ) -> Submitted {
+        let msgs = split_batch(serialization, batch);
         Counters::add(&self.inner.counters.submits, 1);
         let mut out = Submitted {
             saturated: false,
@@ -186,7 +195,12 @@ impl Manager {
         }
         let targets: Vec<PoolId> = match target {
             Some(p) => vec![p],
-            None => st.pools.keys().copied().collect(),
+            None => st
+                .pools
+                .iter()
+                .filter(|(_, p)| p.spec.serialization == serialization)
+                .map(|(id, _)| *id)
+                .collect(),
         };
         let broadcast = target.is_none();
         for pool in targets {
@@ -212,7 +226,11 @@ impl Manager {
                     .into_iter()
                     .map(|q| (q.msg, q.broadcast))
                     .collect();
-                out.dropped.push(DroppedNow { pool, messages });
+                out.dropped.push(DroppedNow {
+                    pool,
+                    advanced: st.advanced(pool),
+                    messages,
+                });
             }
             let p = st.pools.get_mut(&pool).expect("pool exists");
             out.saturated |= p.saturated;
@@ -232,14 +250,14 @@ impl Manager {
         if let Some(book) = reply.as_mut() {
             // Reply mode: the worker will answer these too, so they are tracked.
             let now = Instant::now();
-            for msg in split_messages(Bytes::copy_from_slice(batch)) {
+            for msg in split_batch(w.serialization, Bytes::copy_from_slice(batch)) {
                 let ticket = book.ticket(false, None, now);
                 book.note_dispatched(&ticket, now);
                 w.give(&msg, Some(ticket), now);
             }
         } else {
             w.out.extend_from_slice(batch);
-            if !batch.ends_with(b"\n") {
+            if w.serialization == Serialization::Json && !batch.ends_with(b"\n") {
                 w.out.push(b'\n');
             }
         }
@@ -374,9 +392,10 @@ impl Manager {
             let sends = queued
                 .iter()
                 .filter(|q| !q.ticket.as_ref().is_some_and(|t| t.call));
+            let advanced = st.advanced(pool);
             self.inner
                 .events
-                .push_dropped(pool, sends.map(Queued::parts));
+                .push_dropped(pool, advanced, sends.map(Queued::parts));
         }
         st.pools.clear();
         for w in st.workers.values_mut() {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use forkfriend::events::Batch;
-use forkfriend::{Event, ForkSpec, Manager, ManagerConfig, StdioMode};
+use forkfriend::{Event, ForkSpec, Manager, ManagerConfig, Serialization, StdioMode};
 
 const ECHO: &str = "process.on('message', (m) => process.send(m))";
 const EXIT_AT_ONCE: &str = "process.exit(3)";
@@ -23,6 +23,7 @@ fn spec(code: &str) -> ForkSpec {
         uid: None,
         gid: None,
         kill_signal: libc::SIGTERM,
+        serialization: Default::default(),
     }
 }
 
@@ -77,7 +78,7 @@ fn echo_round_trip_delivers_every_message_in_batches() {
     let pool = m.add_pool(spec(ECHO)).unwrap();
     m.add_workers(pool, 2).unwrap();
     let batch: String = (0..1000).map(|i| format!("{{\"id\":{i}}}\n")).collect();
-    m.submit(Some(pool), Bytes::from(batch), true);
+    m.submit(Some(pool), Bytes::from(batch), true, Serialization::Json);
     let mut got = 0u32;
     let mut ids = vec![0u8; 1000];
     let done = collect_batches(&m, &wakes, Duration::from_secs(20), |batch, _| {
@@ -168,4 +169,49 @@ fn stop_ends_every_worker() {
     assert_eq!(exits, 3);
     assert!(pids.iter().all(|p| !alive(*p)), "no worker is left");
     assert_eq!(m.worker_count(), 0);
+}
+
+#[test]
+fn an_advanced_pool_echoes_frames_and_acts_on_control_frames() {
+    use forkfriend::wire::frames::{frames, push_frame};
+    // v8.serialize('hi') and v8.serialize({__forkfriend: 'pause'}), as Node writes them.
+    let hi: &[u8] = &[0xff, 0x0f, 0x22, 0x02, b'h', b'i'];
+    // The worker echoes each message, and pauses itself after the second.
+    const ECHO_THEN_PAUSE: &str = "let n = 0; process.on('message', (m) => { process.send(m); \
+         if (++n === 2) process.send({ __forkfriend: 'pause' }) })";
+    let (m, wakes) = manager(ManagerConfig::default());
+    let spec = ForkSpec {
+        serialization: Serialization::Advanced,
+        ..spec(ECHO_THEN_PAUSE)
+    };
+    let pool = m.add_pool(spec).unwrap();
+    m.add_workers(pool, 1).unwrap();
+    let mut batch = Vec::new();
+    for _ in 0..2 {
+        push_frame(&mut batch, hi);
+    }
+    m.submit(
+        Some(pool),
+        Bytes::from(batch),
+        true,
+        Serialization::Advanced,
+    );
+    let mut echoed = Vec::new();
+    let mut paused = false;
+    let done = collect_batches(&m, &wakes, Duration::from_secs(20), |batch, _| {
+        echoed.extend(frames(&batch.frames).map(|f| f.to_vec()));
+        for e in &batch.events {
+            match e {
+                Event::Results { advanced, .. } => assert!(advanced),
+                Event::Control { .. } => paused = true,
+                _ => {}
+            }
+        }
+        echoed.len() == 2 && paused
+    });
+    assert!(done, "{} echoes, paused: {paused}", echoed.len());
+    let mut framed_hi = Vec::new();
+    push_frame(&mut framed_hi, hi);
+    assert!(echoed.iter().all(|f| *f == framed_hi), "{echoed:02x?}");
+    m.stop();
 }

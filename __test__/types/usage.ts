@@ -16,6 +16,9 @@ const manager = forkfriend({
   fork: { silent: true, execArgv: [], env: { A: '1' }, cwd: new URL('file:///tmp'), stdio: ['pipe', 'inherit', 'ignore', 'ipc'], killSignal: 'SIGINT', argv0: 'w', signal: new AbortController().signal }
 })
 manager.options = { execPath: process.execPath }
+manager.options = { serialization: 'advanced' }
+// @ts-expect-error: only 'json' and 'advanced'
+manager.options = { serialization: 'xml' }
 manager.add('w.js', ['-a', 1, true], 3).add('w.js').add(['a.js', 'b.js'], 2)
 const ok: boolean = manager.send({ a: 1 }, 'w.js') && manager.send('to every pool')
 manager.remove('w.js').remove('w.js', 2)

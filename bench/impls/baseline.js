@@ -8,7 +8,7 @@ const latencyRun = require('../lib/latency')
 
 const sc = c.scenario()
 const script = c.workerPath(sc)
-const spawn = () => fork(script, sc.args.map(String))
+const spawn = () => fork(script, sc.args.map(String), sc.serialization ? { serialization: sc.serialization } : {})
 
 /** Resolves at the first reply to a ping: the child is up and its channel works. */
 function ready (child) {
@@ -52,8 +52,8 @@ async function throughput () {
   const kids = Array.from({ length: sc.workers }, spawn)
   await Promise.all(kids.map(ready))
 
-  const { make, payloadLen } = c.messageFactory(sc.size)
-  const tally = new c.Tally(sc.count, payloadLen)
+  const { make, payloadLen } = c.messageFactory(sc.size, sc.binary)
+  const tally = new c.Tally(sc.count, payloadLen, sc.binary)
   const onReply = (m) => tally.add(m)
   for (const k of kids) k.on('message', onReply)
   const unwatch = c.watchdog(sc, tally, () => ({ received: tally.received, lost: tally.lost }))

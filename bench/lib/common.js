@@ -12,7 +12,10 @@ function scenario () {
     process.exit(64)
   }
   const sc = JSON.parse(process.argv[2])
-  return { workers: 1, args: [], size: 100, timeoutMs: 120000, stallTimeoutMs: 20000, ...sc }
+  const full = { workers: 1, args: [], size: 100, timeoutMs: 120000, stallTimeoutMs: 20000, ...sc }
+  // `serialization` is a fork option: forkfriend gets it in config.fork, the baseline in fork().
+  if (full.serialization) full.config = { ...full.config, fork: { ...full.config?.fork, serialization: full.serialization } }
+  return full
 }
 
 function workerPath (sc) {
@@ -22,8 +25,10 @@ function workerPath (sc) {
 // `{"id":123456,"p":"xxx"}` serializes to about `size` bytes. Every message
 // shares one payload string: the producer should cost what an app's would, not
 // allocate megabytes of distinct strings that dominate the RSS figure.
-function messageFactory (size) {
-  const payload = 'x'.repeat(Math.max(0, size - 20))
+// With `binary` (scenarios in `serialization: 'advanced'`), the payload is one Buffer of
+// `size` bytes, shared the same way.
+function messageFactory (size, binary = false) {
+  const payload = binary ? Buffer.alloc(size, 120) : 'x'.repeat(Math.max(0, size - 20))
   return { payloadLen: payload.length, make: (id) => ({ id, p: payload }) }
 }
 
@@ -33,9 +38,10 @@ function messageFactory (size) {
  * itself from adding to the peak RSS (1 MB for a million ids).
  */
 class Tally {
-  constructor (n, payloadLen) {
+  constructor (n, payloadLen, binary = false) {
     this.n = n
     this.payloadLen = payloadLen
+    this.binary = binary
     this.seen = new Uint8Array(n)
     this.received = 0
     this.unique = 0
@@ -49,7 +55,7 @@ class Tally {
     this.received++
     const id = m === null || typeof m !== 'object' ? -1 : m.id
     if (!Number.isInteger(id) || id < 0 || id >= this.n ||
-        typeof m.p !== 'string' || m.p.length !== this.payloadLen) {
+        (this.binary ? !Buffer.isBuffer(m.p) : typeof m.p !== 'string') || m.p.length !== this.payloadLen) {
       this.invalid++
       return
     }

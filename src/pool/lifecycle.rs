@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, Notify};
 
+use crate::config::Serialization;
 use crate::events::{Event, PoolId, WorkerId};
 use crate::pool::drain;
 use crate::pool::inner::Inner;
@@ -36,16 +37,24 @@ impl Inner {
         };
         p.members.push(id);
         let spec = p.spec.clone();
-        st.workers.insert(id, Worker::starting(pool));
+        st.workers
+            .insert(id, Worker::starting(pool, spec.serialization));
         let inner = self.clone();
         spawn_task(async move {
+            let serialization = spec.serialization;
             let kill_signal = spec.kill_signal;
             let result = runtime().spawner.spawn(spec).await;
-            inner.install(id, result, kill_signal);
+            inner.install(id, serialization, kill_signal, result);
         });
     }
 
-    fn install(self: &Arc<Self>, id: WorkerId, result: io::Result<Spawned>, kill_signal: i32) {
+    fn install(
+        self: &Arc<Self>,
+        id: WorkerId,
+        serialization: Serialization,
+        kill_signal: i32,
+        result: io::Result<Spawned>,
+    ) {
         let spawned = match result {
             Ok(s) => s,
             Err(e) => return self.spawn_failed(id, e),
@@ -80,6 +89,7 @@ impl Inner {
             last_rx,
             commands: command_rx,
             kill_signal,
+            serialization,
         };
         let mut st = self.lock();
         let pool = match st.workers.get_mut(&id) {
@@ -172,8 +182,9 @@ impl Inner {
         if p.desired == 0 {
             let p = st.pools.remove(&pool).expect("pool");
             let queued = self.abandon_queued(st, pool, p.queue.into_iter().collect());
+            let advanced = st.advanced(pool);
             self.events
-                .push_dropped(pool, queued.iter().map(Queued::parts));
+                .push_dropped(pool, advanced, queued.iter().map(Queued::parts));
         } else {
             self.after_change(st, pool);
         }

@@ -15,6 +15,12 @@ use crate::config::ReplyConfig;
 pub use crate::events::Failure;
 use crate::events::WorkerId;
 
+/// Who sent a result: the worker, and whether its pool's messages are `advanced` frames.
+pub type Origin = (WorkerId, bool);
+
+/// A result let out of the reorder window, with who sent it.
+pub type Released = (Origin, Bytes);
+
 /// Sequence numbers of tracked messages, from 1, in submission order.
 pub type Seq = u64;
 
@@ -64,7 +70,7 @@ pub enum Answer {
 #[derive(Debug)]
 pub struct Reorder {
     next: Seq,
-    held: BTreeMap<Seq, Option<(WorkerId, Bytes)>>,
+    held: BTreeMap<Seq, Option<Released>>,
 }
 
 impl Default for Reorder {
@@ -84,12 +90,7 @@ impl Reorder {
 
     /// Settles `seq`; returns the results that may leave now, in order. With `result` and
     /// `seq` next in line, that result is the first of them (not copied into the window).
-    pub fn settle(
-        &mut self,
-        seq: Seq,
-        result: Option<(WorkerId, &[u8])>,
-        out: &mut Vec<(WorkerId, Bytes)>,
-    ) {
+    pub fn settle(&mut self, seq: Seq, result: Option<(Origin, &[u8])>, out: &mut Vec<Released>) {
         if seq < self.next {
             return; // settled before (cannot happen twice, but never let it stall the window)
         }
@@ -227,10 +228,10 @@ impl ReplyBook {
     pub fn answered(
         &mut self,
         entry: &InFlight,
-        worker: WorkerId,
+        worker: Origin,
         line: &[u8],
         now: Instant,
-        out: &mut Vec<(WorkerId, Bytes)>,
+        out: &mut Vec<Released>,
     ) -> Answer {
         let _ = self
             .run
@@ -253,7 +254,7 @@ impl ReplyBook {
 
     /// A tracked message will never be answered (failed, dropped, aborted): the reorder
     /// window goes on past it. Releases go to `out`.
-    pub fn settled_without_result(&mut self, ticket: &Ticket, out: &mut Vec<(WorkerId, Bytes)>) {
+    pub fn settled_without_result(&mut self, ticket: &Ticket, out: &mut Vec<Released>) {
         self.cancelled.remove(&ticket.seq);
         if ticket.call {
             return;
@@ -264,7 +265,7 @@ impl ReplyBook {
     }
 
     /// Calls are not part of the stream: their numbers are skipped in the window at once.
-    pub fn skip_call(&mut self, ticket: &Ticket, out: &mut Vec<(WorkerId, Bytes)>) {
+    pub fn skip_call(&mut self, ticket: &Ticket, out: &mut Vec<Released>) {
         if let (true, Some(r)) = (ticket.call, &mut self.reorder) {
             r.settle(ticket.seq, None, out);
         }
@@ -291,7 +292,7 @@ impl ReplyBook {
 mod tests {
     use super::*;
 
-    fn released(out: &[(WorkerId, Bytes)]) -> Vec<&[u8]> {
+    fn released(out: &[Released]) -> Vec<&[u8]> {
         out.iter().map(|(_, b)| b.as_ref()).collect()
     }
 
@@ -299,11 +300,11 @@ mod tests {
     fn results_leave_in_sequence_order() {
         let mut r = Reorder::default();
         let mut out = vec![];
-        r.settle(2, Some((1, b"two")), &mut out);
-        r.settle(3, Some((2, b"three")), &mut out);
+        r.settle(2, Some(((1, false), b"two")), &mut out);
+        r.settle(3, Some(((2, false), b"three")), &mut out);
         assert!(out.is_empty(), "1 is outstanding");
         assert_eq!(r.held(), 2);
-        r.settle(1, Some((2, b"one")), &mut out);
+        r.settle(1, Some(((2, false), b"one")), &mut out);
         assert_eq!(released(&out), vec![&b"one"[..], b"two", b"three"]);
         assert_eq!(r.held(), 0);
     }
@@ -312,12 +313,12 @@ mod tests {
     fn skipped_numbers_do_not_stall_the_window() {
         let mut r = Reorder::default();
         let mut out = vec![];
-        r.settle(3, Some((1, b"c")), &mut out);
+        r.settle(3, Some(((1, false), b"c")), &mut out);
         r.settle(2, None, &mut out);
         assert!(out.is_empty());
         r.settle(1, None, &mut out);
         assert_eq!(released(&out), vec![&b"c"[..]]);
-        r.settle(1, Some((1, b"late")), &mut out);
+        r.settle(1, Some(((1, false), b"late")), &mut out);
         assert_eq!(out.len(), 1, "a number settled twice is ignored");
     }
 
@@ -357,15 +358,15 @@ mod tests {
         let aborted = b.ticket(true, None, now);
         b.cancel_in_flight(aborted.seq);
         assert_eq!(
-            b.answered(&in_flight(send, now), 1, b"x", now, &mut out),
+            b.answered(&in_flight(send, now), (1, false), b"x", now, &mut out),
             Answer::Stream
         );
         assert_eq!(
-            b.answered(&in_flight(call, now), 1, b"x", now, &mut out),
+            b.answered(&in_flight(call, now), (1, false), b"x", now, &mut out),
             Answer::Call(2)
         );
         assert_eq!(
-            b.answered(&in_flight(aborted, now), 1, b"x", now, &mut out),
+            b.answered(&in_flight(aborted, now), (1, false), b"x", now, &mut out),
             Answer::Discard
         );
         assert!(out.is_empty(), "unordered: nothing goes through the window");
@@ -380,7 +381,7 @@ mod tests {
         let call = b.ticket(true, None, now);
         let third = b.ticket(false, None, now);
         assert_eq!(
-            b.answered(&in_flight(third, now), 1, b"3", now, &mut out),
+            b.answered(&in_flight(third, now), (1, false), b"3", now, &mut out),
             Answer::Ordered
         );
         b.skip_call(&call, &mut out);
@@ -401,7 +402,13 @@ mod tests {
                 ticket: t,
                 dispatched: now,
             };
-            b.answered(&e, 1, b"x", now + Duration::from_millis(ms), &mut out);
+            b.answered(
+                &e,
+                (1, false),
+                b"x",
+                now + Duration::from_millis(ms),
+                &mut out,
+            );
         }
         let s = b.stats(0);
         assert!((s.run.p50 - 50.0).abs() < 0.5, "{:?}", s.run);

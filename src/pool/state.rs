@@ -10,12 +10,21 @@ use std::time::Instant;
 use bytes::Bytes;
 use tokio::sync::{mpsc, Notify};
 
-use crate::config::ForkSpec;
+use crate::config::{ForkSpec, Serialization};
 use crate::events::{PoolId, WorkerId};
 use crate::pool::balance::{least_recent, PickClock};
 use crate::pool::reply::{InFlight, ReplyBook, Ticket};
 use crate::pool::respawn::RespawnState;
+use crate::wire::frames::split_frames;
 use crate::wire::framing::split_messages;
+
+/// Splits a batch of serialized messages as its pool's channel frames them.
+pub fn split_batch(serialization: Serialization, batch: Bytes) -> Vec<Bytes> {
+    match serialization {
+        Serialization::Json => split_messages(batch),
+        Serialization::Advanced => split_frames(batch),
+    }
+}
 
 /// What a worker's supervisor task can be asked to do.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +60,8 @@ pub struct WorkerIo {
 
 pub struct Worker {
     pub pool: PoolId,
+    /// How its pool's channel frames messages.
+    pub serialization: Serialization,
     pub pid: Option<u32>,
     /// None while the process is being started.
     pub io: Option<WorkerIo>,
@@ -92,9 +103,10 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn starting(pool: PoolId) -> Self {
+    pub fn starting(pool: PoolId, serialization: Serialization) -> Self {
         Worker {
             pool,
+            serialization,
             pid: None,
             io: None,
             out: Vec::new(),
@@ -136,10 +148,13 @@ impl Worker {
             && concurrency.is_none_or(|c| self.awaiting.len() < c)
     }
 
-    /// Hands it one message: its bytes go to `out`, and a tracked one is awaited.
+    /// Hands it one message (a JSON text, or a whole frame): its bytes go to `out`, and a
+    /// tracked one is awaited.
     pub fn give(&mut self, msg: &Bytes, ticket: Option<Ticket>, now: Instant) {
         self.out.extend_from_slice(msg);
-        self.out.push(b'\n');
+        if self.serialization == Serialization::Json {
+            self.out.push(b'\n');
+        }
         if let Some(ticket) = ticket {
             self.awaiting.push_back(InFlight {
                 msg: msg.clone(),
@@ -168,7 +183,7 @@ impl Worker {
 /// A message waiting in a pool's queue.
 #[derive(Debug, Clone)]
 pub struct Queued {
-    /// One JSON text (no `\n`).
+    /// One JSON text (no `\n`), or one whole frame in an `advanced` pool.
     pub msg: Bytes,
     /// Sent to every pool (reported as such when dropped).
     pub broadcast: bool,
@@ -212,7 +227,8 @@ impl Pool {
 
     /// Puts unsent serialized messages back at the front of the queue, in order.
     pub fn requeue_front(&mut self, unsent: Vec<u8>) {
-        for msg in split_messages(Bytes::from(unsent)).into_iter().rev() {
+        let msgs = split_batch(self.spec.serialization, Bytes::from(unsent));
+        for msg in msgs.into_iter().rev() {
             self.queue.push_front(Queued {
                 msg,
                 broadcast: false,
@@ -238,6 +254,9 @@ pub struct State {
     pub reply: Option<ReplyBook>,
     /// Workers `dispatch` gave output to, whose writers are not woken yet.
     pub handed: Vec<WorkerId>,
+    /// The serialization of every pool ever created (a removed pool's messages may still be
+    /// reported as dropped or failed).
+    pub serializations: HashMap<PoolId, Serialization>,
 }
 
 impl State {
@@ -254,6 +273,11 @@ impl State {
                     .is_some_and(|w| w.leave.is_none() && !w.retiring)
             })
             .count()
+    }
+
+    /// Are the pool's messages frames of the `advanced` serialization?
+    pub fn advanced(&self, pool: PoolId) -> bool {
+        self.serializations.get(&pool) == Some(&Serialization::Advanced)
     }
 
     pub fn new_id(&mut self) -> u32 {
@@ -369,6 +393,7 @@ mod tests {
             uid: None,
             gid: None,
             kill_signal: libc::SIGTERM,
+            serialization: Default::default(),
         })
     }
 
@@ -384,7 +409,7 @@ mod tests {
         let mut ids = vec![];
         for _ in 0..n {
             let id = st.new_id();
-            let mut w = Worker::starting(1);
+            let mut w = Worker::starting(1, Serialization::Json);
             let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
             a.set_nonblocking(true).unwrap();
             let (tx, _rx) = mpsc::channel(1);

@@ -9,14 +9,16 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 use tokio::time::{sleep_until, Instant};
 
+use crate::config::Serialization;
 use crate::counters::Counters;
 use crate::events::WorkerId;
 use crate::pool::inner::Inner;
 use crate::pool::state::Command;
 use crate::process::child::Process;
 use crate::wire::channel::Channel;
-use crate::wire::framing::{FrameError, LineReader};
+use crate::wire::framing::FrameError;
 use crate::wire::gather::{read_gathered, MAX_GATHER};
+use crate::wire::reader::Reader;
 
 /// How long a worker whose channel closed may take to exit on its own before it is ended.
 const EXIT_GRACE: Duration = Duration::from_millis(50);
@@ -35,6 +37,7 @@ pub(crate) struct Parts {
     pub commands: mpsc::Receiver<Command>,
     /// What `Command::Terminate` sends first (the pool's `killSignal`).
     pub kill_signal: i32,
+    pub serialization: Serialization,
 }
 
 /// Why the reader stopped.
@@ -63,9 +66,16 @@ pub(crate) async fn supervise(inner: Arc<Inner>, id: WorkerId, parts: Parts) {
         last_rx,
         mut commands,
         kill_signal,
+        serialization,
     } = parts;
     let channel_fd = channel.raw_fd();
-    let mut reader = tokio::spawn(read_loop(inner.clone(), id, channel.clone(), last_rx));
+    let mut reader = tokio::spawn(read_loop(
+        inner.clone(),
+        id,
+        channel.clone(),
+        last_rx,
+        serialization,
+    ));
     let writer = tokio::spawn(write_loop(inner.clone(), id, channel, wake_writer));
     let mut reader_done = false;
     let mut eof_grace: Option<Instant> = None;
@@ -140,8 +150,9 @@ async fn read_loop(
     id: WorkerId,
     channel: Arc<Channel>,
     last_rx: Arc<AtomicU64>,
+    serialization: Serialization,
 ) -> ReadEnd {
-    let mut lines = LineReader::new(inner.config.max_message_bytes);
+    let mut lines = Reader::new(serialization, inner.config.max_message_bytes);
     let mut flowing = inner.flowing.subscribe();
     let mut watch = None;
     loop {
@@ -201,7 +212,10 @@ async fn read_loop(
         Counters::add(&inner.counters.read_bytes, n as u64);
         last_rx.store(inner.now_ms(), Ordering::Relaxed);
         match lines.take_complete() {
-            Ok(Some(chunk)) => inner.deliver(id, &chunk),
+            Ok(Some(chunk)) => match serialization {
+                Serialization::Json => inner.deliver(id, &chunk),
+                Serialization::Advanced => inner.deliver_frames(id, &chunk),
+            },
             Ok(None) => {}
             Err(FrameError::TooLong { limit }) => return ReadEnd::TooLong(limit),
         }

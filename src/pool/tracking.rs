@@ -5,11 +5,10 @@
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
+use crate::config::Serialization;
 use crate::events::{Failure, PoolId, WorkerId};
 use crate::pool::inner::Inner;
-use crate::pool::reply::{Answer, InFlight, Seq, Ticket};
+use crate::pool::reply::{Answer, InFlight, Released, Seq, Ticket};
 use crate::pool::state::{Leave, Queued, State};
 
 /// How often deadlines are looked at while timeouts are possible.
@@ -26,22 +25,21 @@ fn reply_code(answer: Answer) -> f64 {
 
 impl Inner {
     /// Results released by the reorder window, in order.
-    pub(crate) fn emit_released(&self, released: Vec<(WorkerId, Bytes)>) {
+    pub(crate) fn emit_released(&self, released: Vec<Released>) {
         let mut run: Vec<&[u8]> = Vec::new();
         let mut run_worker = None;
         for (w, line) in &released {
             if run_worker != Some(*w) && !run.is_empty() {
-                self.events.push_answers(
-                    run_worker.expect("run has a worker"),
-                    run.drain(..).map(|l| (l, 0.0)),
-                );
+                let (worker, advanced) = run_worker.expect("run has a worker");
+                self.events
+                    .push_answers(worker, advanced, run.drain(..).map(|l| (l, 0.0)));
             }
             run_worker = Some(*w);
             run.push(line);
         }
-        if let Some(w) = run_worker {
+        if let Some((worker, advanced)) = run_worker {
             self.events
-                .push_answers(w, run.into_iter().map(|l| (l, 0.0)));
+                .push_answers(worker, advanced, run.into_iter().map(|l| (l, 0.0)));
         }
     }
 
@@ -56,6 +54,7 @@ impl Inner {
             return;
         }
         let now = Instant::now();
+        let advanced = w.serialization == Serialization::Advanced;
         let mut now_out: Vec<(&[u8], f64)> = Vec::new();
         let mut released = Vec::new();
         let mut unexpected = 0usize;
@@ -66,7 +65,7 @@ impl Inner {
                 continue;
             };
             w.untaken = w.untaken.min(w.awaiting.len());
-            let answer = book.answered(&entry, id, line, now, &mut released);
+            let answer = book.answered(&entry, (id, advanced), line, now, &mut released);
             match answer {
                 Answer::Stream | Answer::Call(_) | Answer::Unexpected => {
                     now_out.push((*line, reply_code(answer)))
@@ -75,11 +74,11 @@ impl Inner {
             }
             if !released.is_empty() {
                 // Keep the order: what was waiting for JS goes first.
-                self.events.push_answers(id, now_out.drain(..));
+                self.events.push_answers(id, advanced, now_out.drain(..));
                 self.emit_released(std::mem::take(&mut released));
             }
         }
-        self.events.push_answers(id, now_out);
+        self.events.push_answers(id, advanced, now_out);
         let pool = w.pool;
         if unexpected > 0 {
             let msg =
@@ -99,6 +98,7 @@ impl Inner {
         ticket: &Ticket,
         failure: Failure,
     ) {
+        let advanced = st.advanced(pool);
         let Some(book) = st.reply.as_mut() else {
             return;
         };
@@ -108,7 +108,8 @@ impl Inner {
         }
         let mut released = Vec::new();
         book.settled_without_result(ticket, &mut released);
-        self.events.push_failed(pool, ticket.seq, msg, failure);
+        self.events
+            .push_failed(pool, advanced, ticket.seq, msg, failure);
         self.emit_released(released);
     }
 
@@ -193,8 +194,9 @@ impl Inner {
         }
         if !removed.is_empty() {
             let dropped = self.abandon_queued(st, pool, removed);
+            let advanced = st.advanced(pool);
             self.events
-                .push_dropped(pool, dropped.iter().map(Queued::parts));
+                .push_dropped(pool, advanced, dropped.iter().map(Queued::parts));
         }
     }
 

@@ -10,7 +10,8 @@ use crate::pool::inner::Inner;
 use crate::pool::state::{Leave, State};
 use crate::pool::tasks;
 use crate::runtime::spawn_task;
-use crate::wire::control::{classify, Control, LineKind};
+use crate::wire::control::{classify, classify_frame, Control, LineKind};
+use crate::wire::frames::{frames, payload};
 use crate::wire::framing::lines;
 
 /// Most output `write_now` writes from the caller's thread (an empty socket takes it whole).
@@ -46,6 +47,25 @@ impl Inner {
         }
     }
 
+    /// Complete frames read from a worker of an `advanced` pool, handled as `deliver`
+    /// handles lines. Results stay whole frames (JS deserializes them).
+    pub(crate) fn deliver_frames(self: &Arc<Self>, id: WorkerId, chunk: &[u8]) {
+        let mut results: Vec<&[u8]> = Vec::new();
+        for frame in frames(chunk) {
+            match classify_frame(payload(frame)) {
+                LineKind::Result => results.push(frame),
+                LineKind::Control(c) => {
+                    Counters::add(&self.counters.results, results.len() as u64);
+                    self.push_frames_of(id, &mut results);
+                    self.on_control(id, c);
+                }
+                LineKind::Internal => {}
+            }
+        }
+        Counters::add(&self.counters.results, results.len() as u64);
+        self.push_frames_of(id, &mut results);
+    }
+
     /// Results go to JS as they are, or in reply mode matched to what the worker was given.
     fn push_results_of(&self, id: WorkerId, results: &mut Vec<&[u8]>) {
         if results.is_empty() {
@@ -56,6 +76,18 @@ impl Inner {
             results.clear();
         } else {
             self.events.push_results(id, results.drain(..));
+        }
+    }
+
+    fn push_frames_of(&self, id: WorkerId, results: &mut Vec<&[u8]>) {
+        if results.is_empty() {
+            return;
+        }
+        if self.config.reply.is_some() {
+            self.answers(id, results);
+            results.clear();
+        } else {
+            self.events.push_frames(id, results.drain(..));
         }
     }
 

@@ -161,16 +161,19 @@ fn pointers(strings: &[CString]) -> Vec<*const libc::c_char> {
 
 /// The child's environment: the spec's, with the channel variables set as fork() sets them.
 fn environment(spec: &ForkSpec) -> io::Result<Vec<CString>> {
-    const CHANNEL: [(&str, &str); 2] = [
+    let channel: [(&str, &str); 2] = [
         ("NODE_CHANNEL_FD", "3"),
-        ("NODE_CHANNEL_SERIALIZATION_MODE", "json"),
+        (
+            "NODE_CHANNEL_SERIALIZATION_MODE",
+            spec.serialization.env_value(),
+        ),
     ];
     let ours = spec
         .env
         .iter()
-        .filter(|(k, _)| !CHANNEL.iter().any(|(c, _)| c == k))
+        .filter(|(k, _)| !channel.iter().any(|(c, _)| c == k))
         .map(|(k, v)| (k.as_str(), v.as_str()));
-    ours.chain(CHANNEL)
+    ours.chain(channel)
         .map(|(k, v)| cstring(format!("{k}={v}").as_bytes()))
         .collect()
 }

@@ -19,7 +19,7 @@ use std::io;
 use std::time::Duration;
 
 use crate::wire::channel::Channel;
-use crate::wire::framing::LineReader;
+use crate::wire::reader::Reader;
 
 /// Longest wait for a consumer that is behind before the reader takes what gathered.
 pub const MAX_GATHER: Duration = Duration::from_millis(2);
@@ -30,7 +30,7 @@ const GATHERED_MAX: usize = 1 << 20;
 /// After a gathering wait, reads all the worker wrote meanwhile (up to GATHERED_MAX), not
 /// one buffer of it: with large messages one buffer is a handful of them, and a wait per
 /// handful starves the pipeline. Ok(0) only at end of stream; WouldBlock if nothing came.
-pub fn read_gathered(channel: &Channel, lines: &mut LineReader) -> io::Result<usize> {
+pub fn read_gathered(channel: &Channel, lines: &mut Reader) -> io::Result<usize> {
     let mut total = 0;
     loop {
         match channel.read_into(lines.buffer()) {
@@ -58,7 +58,7 @@ mod tests {
         let (ours, mut theirs) = UnixStream::pair().unwrap();
         ours.set_nonblocking(true).unwrap();
         let channel = Channel::new(ours).unwrap();
-        let mut lines = LineReader::new(1 << 20);
+        let mut lines = Reader::new(crate::config::Serialization::Json, 1 << 20);
         let err = read_gathered(&channel, &mut lines).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock, "nothing written yet");
         // More than one read buffer (64 KiB), in few writes so that it fits the socket.

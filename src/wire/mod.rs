@@ -3,12 +3,18 @@
 //!
 //! - `channel`: the manager's end of a worker's socket (non-blocking reads and writes).
 //! - `framing`: one JSON text per line; splitting batches and reads into messages.
+//! - `frames`: the length-prefixed frames of the `advanced` serialization.
+//! - `reader`: a worker's output framed as its pool's channel is (lines or frames).
+//! - `v8`: a tiny reader of V8's serialization format, for control messages in frames.
 //! - `control`: recognising `{__forkfriend: ...}` control messages by their bytes.
 //! - `gather`: when a reader lets output gather (JS is behind) instead of reading it at once.
 //! - `pieces`: worker output packed as JSON array texts for one `JSON.parse` each in JS.
 
 pub(crate) mod channel;
 pub mod control;
+pub mod frames;
 pub mod framing;
 pub(crate) mod gather;
 pub mod pieces;
+pub mod reader;
+pub mod v8;
