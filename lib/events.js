@@ -3,7 +3,7 @@
 // one JSON.parse, then each event in the order the core saw it.
 
 const net = require('node:net')
-const { EVENT_STRIDE: STRIDE } = require('../binding.js')
+const { EVENT_STRIDE: STRIDE } = require('./native')
 const { workerError, messageFailed } = require('./errors')
 const { parseBatch, InvalidLine } = require('./results')
 const { readFrames, InvalidFrame } = require('./advanced')

@@ -4,7 +4,7 @@
 // applies the core's events to it).
 
 const { Duplex, Readable } = require('node:stream')
-const { Core } = require('../binding.js')
+const { Core } = require('./native')
 const { normalizeConfig, coreConfig, poolSpec, stringArray } = require('./options')
 const { forkOptionWarnings } = require('./fork-options')
 const { invalidArgType, invalidArgValue, outOfRange, stopped, abortError, managerStopped, replyModeRequired } = require('./errors')
