@@ -22,25 +22,13 @@ impl Inner {
     /// line order (a result sent after a pause must not reach JS before the pause took effect).
     pub(crate) fn deliver(self: &Arc<Self>, id: WorkerId, chunk: &[u8]) {
         let utf8 = std::str::from_utf8(chunk).is_ok();
-        let mut results: Vec<&[u8]> = Vec::new();
         let mut invalid = 0usize;
-        for line in lines(chunk) {
-            if !utf8 && std::str::from_utf8(line).is_err() {
-                invalid += 1;
-                continue;
-            }
-            match classify(line) {
-                LineKind::Result => results.push(line),
-                LineKind::Control(c) => {
-                    Counters::add(&self.counters.results, results.len() as u64);
-                    self.push_results_of(id, &mut results);
-                    self.on_control(id, c);
-                }
-                LineKind::Internal => {}
-            }
-        }
-        Counters::add(&self.counters.results, results.len() as u64);
-        self.push_results_of(id, &mut results);
+        let valid = lines(chunk).filter(|line| {
+            let ok = utf8 || std::str::from_utf8(line).is_ok();
+            invalid += usize::from(!ok);
+            ok
+        });
+        self.route(id, valid.map(|line| (line, classify(line))), false);
         if invalid > 0 {
             let msg = format!("{invalid} message(s) from the worker were not valid UTF-8");
             self.worker_error(id, "ERR_WORKER_INVALID_MESSAGE", msg);
@@ -50,44 +38,46 @@ impl Inner {
     /// Complete frames read from a worker of an `advanced` pool, handled as `deliver`
     /// handles lines. Results stay whole frames (JS deserializes them).
     pub(crate) fn deliver_frames(self: &Arc<Self>, id: WorkerId, chunk: &[u8]) {
+        let kinds = frames(chunk).map(|frame| (frame, classify_frame(payload(frame))));
+        self.route(id, kinds, true);
+    }
+
+    /// Sends a worker's messages on in order: results in runs to JS, control messages acted on
+    /// between them, Node's internal ones nowhere.
+    fn route<'a>(
+        self: &Arc<Self>,
+        id: WorkerId,
+        messages: impl Iterator<Item = (&'a [u8], LineKind)>,
+        as_frames: bool,
+    ) {
         let mut results: Vec<&[u8]> = Vec::new();
-        for frame in frames(chunk) {
-            match classify_frame(payload(frame)) {
-                LineKind::Result => results.push(frame),
+        for (message, kind) in messages {
+            match kind {
+                LineKind::Result => results.push(message),
                 LineKind::Control(c) => {
-                    Counters::add(&self.counters.results, results.len() as u64);
-                    self.push_frames_of(id, &mut results);
+                    self.push_results_of(id, &mut results, as_frames);
                     self.on_control(id, c);
                 }
                 LineKind::Internal => {}
             }
         }
-        Counters::add(&self.counters.results, results.len() as u64);
-        self.push_frames_of(id, &mut results);
+        self.push_results_of(id, &mut results, as_frames);
     }
 
-    /// Results go to JS as they are, or in reply mode matched to what the worker was given.
-    fn push_results_of(&self, id: WorkerId, results: &mut Vec<&[u8]>) {
+    /// Results go to JS as they are (lines, or frames of an advanced pool), or in reply mode
+    /// matched to what the worker was given.
+    fn push_results_of(&self, id: WorkerId, results: &mut Vec<&[u8]>, as_frames: bool) {
         if results.is_empty() {
             return;
         }
+        Counters::add(&self.counters.results, results.len() as u64);
         if self.config.reply.is_some() {
             self.answers(id, results);
             results.clear();
+        } else if as_frames {
+            self.events.push_frames(id, results.drain(..));
         } else {
             self.events.push_results(id, results.drain(..));
-        }
-    }
-
-    fn push_frames_of(&self, id: WorkerId, results: &mut Vec<&[u8]>) {
-        if results.is_empty() {
-            return;
-        }
-        if self.config.reply.is_some() {
-            self.answers(id, results);
-            results.clear();
-        } else {
-            self.events.push_frames(id, results.drain(..));
         }
     }
 
