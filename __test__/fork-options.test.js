@@ -7,6 +7,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { spawnSync } = require('node:child_process');
 const { fixture, collectWorkers, nextMessage, createManager, waitEvent, waitFor } = require('./helpers');
 
 const ENV = fixture('env.js');
@@ -99,10 +100,17 @@ test('uid and gid run a worker as another user while every thread of the manager
   const script = path.join(dir, 'env.js');
   fs.copyFileSync(ENV, script);
   fs.chmodSync(script, 0o644);
+  // So may the node binary (a line fetched into the checkout's .cache/): then a copy runs.
+  let execPath = process.execPath;
+  if (spawnSync(execPath, ['--version'], { uid: nobody, gid: nobody }).status !== 0) {
+    execPath = path.join(dir, 'node');
+    fs.copyFileSync(process.execPath, execPath);
+    fs.chmodSync(execPath, 0o755);
+  }
   const { manager } = createManager(t);
   // Workers are started from threads that share the manager's memory until exec: switching
   // users there must touch the child only.
-  manager.options = { uid: nobody, gid: nobody, cwd: dir };
+  manager.options = { uid: nobody, gid: nobody, cwd: dir, execPath };
   const r = await report(manager, script);
   assert.equal(r.uid, nobody);
   assert.equal(r.gid, nobody);
