@@ -2,6 +2,7 @@
 // Turns the core's event batches into Node events: one batch per wake, results parsed with
 // one JSON.parse, then each event in the order the core saw it.
 
+const fs = require('node:fs')
 const net = require('node:net')
 const { EVENT_STRIDE: STRIDE } = require('./native')
 const { workerError, messageFailed } = require('./errors')
@@ -130,6 +131,12 @@ function onResults (m, workerId, results, start, count, replies, replyAt) {
 function onLifecycle (m, ev, i, texts) {
   switch (ev[i]) {
     case EV.SPAWNED: {
+      // Removed in the tick it was added, but up before the removal reached the core: the
+      // core ends it; JS never shows it (0.0.7 did not fork such a worker at all).
+      if (m._unseen.delete(ev[i + 2])) {
+        for (const fd of [ev[i + 4], ev[i + 5], ev[i + 6]]) if (fd >= 0) fs.closeSync(fd)
+        break
+      }
       const pool = m._poolsById.get(ev[i + 1])
       const stdio = [pipeSocket(ev[i + 4], true), pipeSocket(ev[i + 5], false), pipeSocket(ev[i + 6], false)]
       const worker = new Worker(m._core, ev[i + 2], pool, ev[i + 3], stdio)
@@ -139,6 +146,7 @@ function onLifecycle (m, ev, i, texts) {
       break
     }
     case EV.SPAWN_FAILED: {
+      if (m._unseen.delete(ev[i + 2])) break
       const pool = m._poolsById.get(ev[i + 1])
       m.emit('worker-error', workerError('ERR_WORKER_SPAWN', texts[ev[i + 3]]), pool.script, pool.args, undefined)
       break

@@ -53,6 +53,8 @@ class Manager extends Duplex {
     this._pools = new Map() // script -> pool
     this._poolsById = new Map() // id -> pool (kept for late events)
     this._workersById = new Map()
+    // Workers removed before their start reached JS: started in the core, never shown.
+    this._unseen = new Set()
     this._pending = new LineBatch() // serialized lines waiting for one crossing
     this._pendingFrames = new FrameBatch() // the same for `advanced` pools: whole frames
     // Which serializations the pools use: a message to every pool is serialized for each.
@@ -153,6 +155,7 @@ class Manager extends Duplex {
     for (const id of chosen) {
       const at = pool.workers.findIndex((w) => w._id === id)
       if (at >= 0) pool.workers.splice(at, 1)
+      else this._unseen.add(id)
     }
     pool.desired = Math.max(0, pool.desired - n)
     if (pool.desired === 0) this._forgetPool(pool)
