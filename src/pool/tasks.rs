@@ -15,7 +15,7 @@ use crate::events::WorkerId;
 use crate::pool::inner::Inner;
 use crate::pool::state::Command;
 use crate::process::child::Process;
-use crate::wire::channel::Channel;
+use crate::wire::channel::{Channel, WriteWatch};
 use crate::wire::framing::FrameError;
 use crate::wire::gather::{read_gathered, MAX_GATHER};
 use crate::wire::reader::Reader;
@@ -224,10 +224,11 @@ async fn read_loop(
 
 async fn write_loop(inner: Arc<Inner>, id: WorkerId, channel: Arc<Channel>, wake: Arc<Notify>) {
     let mut buf = Vec::new();
+    let mut watch: WriteWatch = None;
     loop {
         match inner.take_output(id, &mut buf) {
             Step::Write => {
-                match channel.write_all(&buf).await {
+                match channel.write_all(&mut watch, &buf).await {
                     Ok(writes) => Counters::add(&inner.counters.writes, writes),
                     Err(_) => return,
                 }
@@ -235,7 +236,10 @@ async fn write_loop(inner: Arc<Inner>, id: WorkerId, channel: Arc<Channel>, wake
                 buf.clear();
                 inner.output_written(id);
             }
-            Step::Idle => wake.notified().await,
+            Step::Idle => {
+                watch = None; // nothing to write: room on the socket must wake nobody
+                wake.notified().await
+            }
             Step::Close => {
                 // Half-close, as the worker sees on `disconnect()`; its replies still arrive.
                 channel.shutdown_write();

@@ -1,9 +1,13 @@
 //! The manager's end of one worker's IPC socket.
 //!
-//! The socket is registered with the reactor twice, through two descriptors: one watched for
-//! reads, one for writes. A busy worker writes each reply with its own syscall, and every
-//! one of them would wake our thread; while the reader lets output gather (see `gather`) it
-//! drops its registration, so those writes wake nobody, and the writer keeps its own.
+//! The socket is watched by the reactor through two descriptors: one for reads, one for
+//! writes, each registered only while someone waits on it. A busy worker writes each reply
+//! with its own syscall, and every one of them would wake our thread; while the reader lets
+//! output gather (see `gather`) it drops its registration, so those writes wake nobody. The
+//! same goes for writes: with the write side registered, every message the worker takes off
+//! the socket frees room and wakes our thread (an edge of EPOLLOUT), one useless wake per
+//! message, so the writer registers only when the socket is full and drops the registration
+//! when it has nothing more to write.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -24,8 +28,11 @@ impl AsRawFd for Borrowed {
 
 pub struct Channel {
     read: OwnedFd,
-    write: AsyncFd<OwnedFd>,
+    write: OwnedFd,
 }
+
+/// The writer's registration for room on the socket; `None` while it has not needed one.
+pub type WriteWatch = Option<AsyncFd<Borrowed>>;
 
 fn check(n: isize) -> io::Result<usize> {
     if n < 0 {
@@ -46,8 +53,6 @@ impl Channel {
         }
         // SAFETY: `dup` is a fresh descriptor.
         let write = unsafe { OwnedFd::from_raw_fd(dup) };
-        // SAFETY: the AsyncFd owns `write`, which stays open as long as it does.
-        let write = unsafe { AsyncFd::register_with_interest(write, Interest::WRITABLE) }?;
         Ok(Channel { read, write })
     }
 
@@ -78,29 +83,35 @@ impl Channel {
         Ok(n)
     }
 
-    /// Writes all of `data`, waiting for room; returns the number of write syscalls.
-    pub async fn write_all(&self, mut data: &[u8]) -> io::Result<u64> {
+    /// Writes all of `data`, waiting for room; returns the number of write syscalls. The
+    /// first time the socket is full it registers `watch`, which the caller keeps while it
+    /// has more to write and drops (`None`) when it goes idle.
+    pub async fn write_all(&self, watch: &mut WriteWatch, mut data: &[u8]) -> io::Result<u64> {
         let mut writes = 0;
         while !data.is_empty() {
-            let mut ready = self.write.writable().await?;
-            let sent = ready.try_io(|fd| {
-                // SAFETY: sends from a live slice; MSG_NOSIGNAL: a closed peer is an error, not SIGPIPE.
-                check(unsafe {
-                    libc::send(
-                        fd.as_raw_fd(),
-                        data.as_ptr().cast(),
-                        data.len(),
-                        libc::MSG_NOSIGNAL,
-                    )
-                })
-            });
-            match sent {
-                Ok(Ok(n)) => {
+            match self.send_now(data) {
+                Ok(n) => {
                     writes += 1;
                     data = &data[n..];
                 }
-                Ok(Err(e)) => return Err(e),
-                Err(_would_block) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let w = match watch {
+                        Some(w) => w,
+                        // SAFETY: `write` stays open while the channel lives, and the caller
+                        // keeps the channel alive as long as the registration.
+                        None => watch.insert(unsafe {
+                            AsyncFd::register_with_interest(
+                                Borrowed(self.write.as_raw_fd()),
+                                Interest::WRITABLE,
+                            )
+                        }?),
+                    };
+                    // Registering reports room that is there already; the readiness is then
+                    // forgotten, so that a send that still finds no room waits for new room.
+                    w.writable().await?.clear_ready();
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(writes)
