@@ -4,7 +4,7 @@
 // applies the core's events to it).
 
 const { Duplex, Readable } = require('node:stream')
-const { Core } = require('./native')
+const { Core, EVENT_STRIDE } = require('./native')
 const { normalizeConfig, coreConfig, poolSpec, stringArray } = require('./options')
 const { forkOptionWarnings } = require('./fork-options')
 const { invalidArgType, invalidArgValue, outOfRange, stopped, abortError, managerStopped, replyModeRequired } = require('./errors')
@@ -53,6 +53,9 @@ class Manager extends Duplex {
     this._pools = new Map() // script -> pool
     this._poolsById = new Map() // id -> pool (kept for late events)
     this._workersById = new Map()
+    this._eventInts = new Int32Array(EVENT_STRIDE * 1024) // for takeEventsInto()
+    // Reply mode gives every result an entry; outside it there are none (an empty array).
+    this._replyEntries = new Float64Array(cfg.reply ? 8192 : 0)
     // Workers removed before their start reached JS: started in the core, never shown.
     this._unseen = new Set()
     this._pending = new LineBatch() // serialized lines waiting for one crossing
@@ -665,7 +668,11 @@ class Manager extends Duplex {
   // ---- events from the core ----------------------------------------------------------
 
   _onWake () {
-    handleBatch(this, this._core.takeEvents())
+    // Most batches (results, lifecycle events) are written into these two arrays; the rest
+    // come as one object.
+    const n = this._core.takeEventsInto(this._eventInts, this._replyEntries)
+    if (n < 0) handleBatch(this, this._core.takeEvents())
+    else handleBatch(this, { events: this._eventInts.subarray(0, n), replies: this._replyEntries })
   }
 
 }
