@@ -41,7 +41,7 @@ function handleBatch (m, batch) {
   for (let i = 0; i < ev.length; i += STRIDE) if (ev[i] === EV.RESULTS && !ev[i + 3]) resultCount += ev[i + 2]
   // Results of JSON pools, and of `advanced` pools (frames, read one by one): two sources,
   // each taken in the order of the results events that announce them.
-  const results = [resultCount > 0 ? parseBatch(m._core.takeResults(), resultCount) : null, batch.frames ? readFrames(batch.frames) : null]
+  const results = [resultCount > 0 ? takeResults(m, resultCount) : null, batch.frames ? readFrames(batch.frames) : null]
   const dropped = [batch.dropped ? JSON.parse(batch.dropped) : null, batch.droppedFrames ? readFrames(batch.droppedFrames) : null]
   const failed = [batch.failed ? JSON.parse(batch.failed) : null, batch.failedFrames ? readFrames(batch.failedFrames) : null]
   const r = [0, 0]
@@ -76,6 +76,13 @@ function handleBatch (m, batch) {
     }
   }
   if (results[0] || results[1]) m._updateFlow()
+}
+
+/** The `count` results of JSON pools announced by this batch. */
+function takeResults (m, count) {
+  // One kind per part; a part holds at least one result.
+  if (m._partKinds.length < count) m._partKinds = new Uint8Array(Math.max(count, 2 * m._partKinds.length))
+  return parseBatch(m._core.takeResults(m._partKinds), m._partKinds, count)
 }
 
 /** Reply mode: a message failed for good; a call rejects, a sent message is a 'failed' event. */

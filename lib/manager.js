@@ -4,13 +4,13 @@
 // applies the core's events to it).
 
 const { Duplex, Readable } = require('node:stream')
-const { Core, EVENT_STRIDE } = require('./native')
+const { Core, EVENT_STRIDE, BatchFormat } = require('./native')
 const { normalizeConfig, coreConfig, poolSpec, stringArray } = require('./options')
 const { forkOptionWarnings } = require('./fork-options')
 const { invalidArgType, invalidArgValue, outOfRange, stopped, abortError, managerStopped, replyModeRequired } = require('./errors')
 const { Calls } = require('./calls')
 const { serialize } = require('./serialize')
-const { encode, LineBatch } = require('./encode')
+const { encode, encodeString, coreEscapes, LineBatch } = require('./encode')
 const { frame, readFrames, FrameBatch, HEADER } = require('./advanced')
 const { Worker } = require('./worker')
 const { handleBatch } = require('./events')
@@ -56,6 +56,7 @@ class Manager extends Duplex {
     this._eventInts = new Int32Array(EVENT_STRIDE * 1024) // for takeEventsInto()
     // Reply mode gives every result an entry; outside it there are none (an empty array).
     this._replyEntries = new Float64Array(cfg.reply ? 8192 : 0)
+    this._partKinds = new Uint8Array(1024) // for takeResults()
     // Workers removed before their start reached JS: started in the core, never shown.
     this._unseen = new Set()
     this._pending = new LineBatch() // serialized lines waiting for one crossing
@@ -77,7 +78,19 @@ class Manager extends Duplex {
      * Public, kept live as 0.0.7 kept it: messages accepted, `length` in characters of their
      * JSON text, `paused` ms spent backed up (added at each drain), pause and drain counts.
      */
-    this.stats = { paused: 0, messages: 0, length: 0, start: Date.now(), pauses: 0, drains: 0 }
+    this._sentChars = 0 // stats.length, less what the core's string escapes added
+    const manager = this
+    this.stats = {
+      paused: 0,
+      messages: 0,
+      // Characters of the JSON texts sent: string messages are escaped in the core, which
+      // counts the characters its escapes add.
+      get length () { return manager._sentChars + manager._core.stringEscapes() },
+      set length (value) { manager._sentChars = value - manager._core.stringEscapes() },
+      start: Date.now(),
+      pauses: 0,
+      drains: 0
+    }
     this._pauseStart = 0
     this._stoppedPromise = new Promise((resolve) => { this._resolveStopped = resolve })
     /** Reply mode: the promises of call(), by the core's sequence number. */
@@ -257,13 +270,13 @@ class Manager extends Duplex {
       this.emit('drop', script, message)
       return true
     }
-    const { line, bytes } = this._serializeFor(pool, message)
-    this.stats.messages++
-    this.stats.length += line !== null ? line.length : bytes.length - HEADER
-    if (this._customBalancing()) {
+    const direct = !this._customBalancing()
+    const { line, string, bytes } = this._serializeFor(pool, message, direct)
+    this._count(line, string, bytes)
+    if (!direct) {
       this._route(target, message, line, bytes, false)
     } else {
-      this._queue(target, line, bytes)
+      this._queue(target, line, bytes, false, string)
       // Batch while workers take messages; when none can, the caller needs an exact answer.
       const ready = pool ? this._poolReady(pool) : this._targetReady(BROADCAST)
       if (this._batchFull() || !ready) this._flush()
@@ -297,24 +310,40 @@ class Manager extends Duplex {
     }
     if (signal?.aborted) return Promise.reject(abortError(signal))
     if (this.stopped || !pool) return Promise.reject(managerStopped())
-    const { line, bytes } = this._serializeFor(pool, message)
+    const { line, string, bytes } = this._serializeFor(pool, message, true)
     // Messages sent before this one reach the core first (ordered output follows that order).
     this._flush()
-    const { buffer, length } = line !== null ? encode(line) : { buffer: bytes, length: bytes.length }
-    const seq = this._core.call(pool.id, buffer, length, timeout ?? -1)
-    this.stats.messages++
-    this.stats.length += line !== null ? line.length : bytes.length - HEADER
+    let seq
+    if (string !== null) {
+      const { buffer, length } = encodeString(string)
+      seq = this._core.call(pool.id, buffer, length, BatchFormat.JsonWithStrings, timeout ?? -1)
+    } else if (line !== null) {
+      const { buffer, length } = encode(line)
+      seq = this._core.call(pool.id, buffer, length, BatchFormat.Json, timeout ?? -1)
+    } else {
+      seq = this._core.call(pool.id, bytes, bytes.length, BatchFormat.Frames, timeout ?? -1)
+    }
+    this._count(line, string, bytes)
     return this._calls.add(seq, signal)
   }
 
   /**
-   * `message` serialized for `pool` (or for every pool when null): its JSON text for JSON
-   * pools (`line`), its frame for `advanced` ones (`bytes`); null where not needed.
+   * `message` serialized for `pool` (or for every pool when null): for JSON pools its JSON
+   * text (`line`), or, when `direct` allows it and it is a string the core escapes itself,
+   * the string (`string`); its frame for `advanced` ones (`bytes`); null where not needed.
    */
-  _serializeFor (pool, message) {
+  _serializeFor (pool, message, direct) {
     const json = pool ? !pool.advanced : this._hasJson
     const advanced = pool ? pool.advanced : this._hasAdvanced
-    return { line: json ? serialize(message) : null, bytes: advanced ? frame(message) : null }
+    const string = json && direct && coreEscapes(message) ? message : null
+    const line = json && string === null ? serialize(message) : null
+    return { line, string, bytes: advanced ? frame(message) : null }
+  }
+
+  /** Counts a message sent in `stats` (see `stats.length`). */
+  _count (line, string, bytes) {
+    this.stats.messages++
+    this._sentChars += line !== null ? line.length : string !== null ? string.length + 2 : bytes.length - HEADER
   }
 
   _batchFull () {
@@ -326,12 +355,17 @@ class Manager extends Duplex {
     return this.balance !== Manager.prototype.balance || this.filter !== Manager.prototype.filter
   }
 
-  /** Queues a message for one crossing: its JSON `line` and/or its frame (`bytes`). */
-  _queue (target, line, bytes, noDrop = false) {
-    if ((line !== null && line.length >= ALONE_CHARS) || (bytes !== null && bytes.length >= ALONE_CHARS)) {
+  /**
+   * Queues a message for one crossing: its JSON `line` or the `string` the core escapes,
+   * and/or its frame (`bytes`).
+   */
+  _queue (target, line, bytes, noDrop, string) {
+    const text = line ?? string
+    if ((text !== null && text.length >= ALONE_CHARS) || (bytes !== null && bytes.length >= ALONE_CHARS)) {
       this._flush()
       let saturated = false
       if (line !== null) saturated = this._submit(target, line, noDrop)
+      if (string !== null) saturated = this._submitString(target, string, noDrop)
       if (bytes !== null) saturated = this._submitFrames(target, bytes, bytes.length, noDrop) || saturated
       this._noteSaturation(target, saturated)
       return
@@ -341,6 +375,7 @@ class Manager extends Duplex {
     this._pendingTarget = target
     this._pendingNoDrop = noDrop
     if (line !== null) this._pending.add(line)
+    if (string !== null) this._pending.addString(string)
     if (bytes !== null) this._pendingFrames.add(bytes)
     if (!this._flushScheduled) {
       this._flushScheduled = true
@@ -362,7 +397,8 @@ class Manager extends Duplex {
     let saturated = false
     if (batch.count > 0) {
       batch.seal()
-      const done = this._core.submit(this._pendingTarget, batch.buffer, batch.length, this._pendingNoDrop, false)
+      const format = batch.strings ? BatchFormat.JsonWithStrings : BatchFormat.Json
+      const done = this._core.submit(this._pendingTarget, batch.buffer, batch.length, this._pendingNoDrop, format)
       batch.clear()
       saturated = this._afterSubmit(done)
     }
@@ -377,12 +413,18 @@ class Manager extends Duplex {
   /** Hands newline-separated JSON text to the core; true when a target pool is saturated. */
   _submit (target, text, noDrop) {
     const { buffer, length } = encode(text)
-    return this._afterSubmit(this._core.submit(target, buffer, length, noDrop, false))
+    return this._afterSubmit(this._core.submit(target, buffer, length, noDrop, BatchFormat.Json))
+  }
+
+  /** Hands one string message to the core, which escapes it (see coreEscapes()). */
+  _submitString (target, string, noDrop) {
+    const { buffer, length } = encodeString(string)
+    return this._afterSubmit(this._core.submit(target, buffer, length, noDrop, BatchFormat.JsonWithStrings))
   }
 
   /** Hands whole frames `buffer[0, length)` to the core, for `advanced` pools. */
   _submitFrames (target, buffer, length, noDrop) {
-    return this._afterSubmit(this._core.submit(target, buffer, length, noDrop, true))
+    return this._afterSubmit(this._core.submit(target, buffer, length, noDrop, BatchFormat.Frames))
   }
 
   /**
@@ -491,10 +533,10 @@ class Manager extends Duplex {
       this.emit('drop', undefined, chunk)
       return callback()
     }
-    let line, bytes
+    let line, string, bytes
     try {
       if (this._pools.size === 0) serialize(chunk)
-      else ({ line, bytes } = this._serializeFor(null, chunk))
+      else ({ line, string, bytes } = this._serializeFor(null, chunk, !this._customBalancing()))
     } catch (err) {
       return callback(err)
     }
@@ -502,13 +544,12 @@ class Manager extends Duplex {
       this.emit('drop', undefined, chunk)
       return callback()
     }
-    this.stats.messages++
-    this.stats.length += line !== null ? line.length : bytes.length - HEADER
+    this._count(line, string, bytes)
     if (this._customBalancing()) {
       this._route(BROADCAST, chunk, line, bytes, true)
     } else {
       // Same batching as send(), but a stream write is never dropped.
-      this._queue(BROADCAST, line, bytes, true)
+      this._queue(BROADCAST, line, bytes, true, string)
       if (this._batchFull() || !this._targetReady(BROADCAST)) this._flush()
     }
     if (this._paused && this._targetSaturated(BROADCAST)) this._writeCallback = callback

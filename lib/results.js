@@ -9,19 +9,29 @@ class InvalidLine {
   }
 }
 
+/** `kinds[i]` of a part that is one string result, decoded by the core. */
+const STRING = 1
+
 /**
- * `pieces` are JSON array texts, "[" + lines joined by "\n," + "]" (no line contains a raw
- * newline), together holding `count` entries. Returns exactly `count` entries, in order.
+ * `parts` are JSON array texts, "[" + lines joined by "\n," + "]" (no line contains a raw
+ * newline), and, where `kinds[i]` is STRING, string results the core decoded; together they
+ * hold `count` entries. Returns exactly `count` entries, in order.
  */
-function parseBatch (pieces, count) {
+function parseBatch (parts, kinds, count) {
   try {
-    const parsed = pieces.length === 1 ? JSON.parse(pieces[0]) : [].concat(...pieces.map((p) => JSON.parse(p)))
+    let parsed
+    if (parts.length === 1) parsed = kinds[0] === STRING ? [parts[0]] : JSON.parse(parts[0])
+    else parsed = [].concat(...parts.map((p, i) => kinds[i] === STRING ? [p] : JSON.parse(p)))
     // A line such as `1,2` parses as two entries: then the lines are taken one by one.
     if (parsed.length === count) return parsed
   } catch {}
   const out = []
-  for (const piece of pieces) {
-    const lines = piece.slice(1, -1).split('\n')
+  for (let p = 0; p < parts.length; p++) {
+    if (kinds[p] === STRING) {
+      out.push(parts[p])
+      continue
+    }
+    const lines = parts[p].slice(1, -1).split('\n')
     for (let i = 0; i < lines.length; i++) {
       const line = i === 0 ? lines[i] : lines[i].slice(1)
       try {

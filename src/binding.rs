@@ -1,5 +1,6 @@
 //! The only napi file: converts between JS values and the core's types, nothing more.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,7 +15,8 @@ use crate::events::{append_json, Batch, Event, Failure};
 use crate::manager::{CoreError, Manager};
 use crate::pool::reply::Percentiles;
 use crate::wire::control::Control;
-use crate::wire::pieces::JsonPieces;
+use crate::wire::framing::expand_strings;
+use crate::wire::pieces::{JsonPieces, Part};
 
 /// Manager settings, already validated by index.js (milliseconds as numbers).
 #[napi(object)]
@@ -273,6 +275,21 @@ pub struct Core {
     results: std::sync::Mutex<JsonPieces>,
     /// A batch `takeEventsInto()` could not write into JS's arrays, for `takeEvents()`.
     held: std::sync::Mutex<Option<EventBatch>>,
+    /// See `stringEscapes()`.
+    string_escapes: AtomicU64,
+}
+
+/// How a batch from JS is laid out.
+#[napi]
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum BatchFormat {
+    /// Newline-separated JSON texts in UTF-8.
+    Json = 0,
+    /// Whole frames of the `advanced` serialization, back to back.
+    Frames = 1,
+    /// JSON texts, some messages raw strings for the core to escape (see
+    /// `wire::framing::STRING_MARK`).
+    JsonWithStrings = 2,
 }
 
 #[napi]
@@ -312,6 +329,7 @@ impl Core {
             manager: Manager::new(config, wake),
             results: Default::default(),
             held: Default::default(),
+            string_escapes: AtomicU64::new(0),
         })
     }
 
@@ -370,11 +388,11 @@ impl Core {
         self.manager.refork(pool, u32::try_from(worker).ok())
     }
 
-    /// `batch[..len]`: newline-separated JSON texts in UTF-8 (see lib/encode.js), or whole
-    /// frames when `advanced`, for one worker of `pool`, or of every pool of that
-    /// serialization when `pool` < 0. Returns true when a target pool is saturated.
-    /// Messages that overflowed a queue come back at once as a `DroppedNow` (which says
-    /// whether a target is saturated too), so that JS reports them inside `send()`.
+    /// `batch[..len]` in one of the `BatchFormat`s (see lib/encode.js), for one worker of
+    /// `pool`, or of every pool of that serialization when `pool` < 0. Returns true when a
+    /// target pool is saturated. Messages that overflowed a queue come back at once as a
+    /// `DroppedNow` (which says whether a target is saturated too), so that JS reports them
+    /// inside `send()`.
     #[napi]
     pub fn submit(
         &self,
@@ -382,10 +400,10 @@ impl Core {
         batch: &[u8],
         len: u32,
         no_drop: bool,
-        advanced: bool,
+        format: BatchFormat,
     ) -> Either<bool, DroppedNow> {
-        let batch = Bytes::copy_from_slice(prefix(batch, len));
-        let serialization = if advanced {
+        let batch = self.batch_bytes(prefix(batch, len), format);
+        let serialization = if format == BatchFormat::Frames {
             Serialization::Advanced
         } else {
             Serialization::Json
@@ -440,11 +458,18 @@ impl Core {
         }
     }
 
-    /// Reply mode: queues `batch[..len]` (one JSON text) for `pool` as a call; `timeout` < 0:
-    /// the configured one. Returns its sequence number.
+    /// Reply mode: queues `batch[..len]` (one message, in `format`) for `pool` as a call;
+    /// `timeout` < 0: the configured one. Returns its sequence number.
     #[napi]
-    pub fn call(&self, pool: u32, batch: &[u8], len: u32, timeout: f64) -> Result<f64> {
-        let msg = Bytes::copy_from_slice(prefix(batch, len));
+    pub fn call(
+        &self,
+        pool: u32,
+        batch: &[u8],
+        len: u32,
+        format: BatchFormat,
+        timeout: f64,
+    ) -> Result<f64> {
+        let msg = self.batch_bytes(prefix(batch, len), format);
         let timeout = (timeout >= 0.0).then(|| ms(timeout));
         self.manager
             .call(pool, msg, timeout)
@@ -529,6 +554,23 @@ impl Core {
         .to_vec()
     }
 
+    /// Characters that JSON escapes added to the string messages the core encoded.
+    #[napi]
+    pub fn string_escapes(&self) -> f64 {
+        self.string_escapes.load(Ordering::Relaxed) as f64
+    }
+
+    /// A batch from JS as the core keeps it (always a copy: JS reuses its buffer).
+    fn batch_bytes(&self, batch: &[u8], format: BatchFormat) -> Bytes {
+        if format != BatchFormat::JsonWithStrings {
+            return Bytes::copy_from_slice(batch);
+        }
+        let (bytes, added) = expand_strings(batch);
+        self.string_escapes
+            .fetch_add(added as u64, Ordering::Relaxed);
+        bytes
+    }
+
     /// The batch `takeEventsInto()` left, or else the events since the last call.
     #[napi]
     pub fn take_events(&self) -> EventBatch {
@@ -587,21 +629,39 @@ impl Core {
         (flat, texts, batch)
     }
 
-    /// The results announced by the last `takeEvents()`: JSON array texts, in order, each
-    /// under ~96 KiB (see pieces.rs). ASCII text (the usual case) becomes a one-byte string
-    /// without UTF-8 decoding.
+    /// The results announced by the last `takeEvents()`, in order: JSON array texts (each
+    /// under ~96 KiB, see pieces.rs) and long string results already decoded. `kinds[i]`
+    /// is set to 1 where part i is such a string, to 0 where it is an array text; JS gives
+    /// it room for one entry per result. ASCII text (the usual case) becomes a one-byte
+    /// string without UTF-8 decoding.
     #[napi]
-    pub fn take_results<'env>(&self, env: &'env Env) -> Result<Vec<JsString<'env>>> {
+    pub fn take_results<'env>(
+        &self,
+        env: &'env Env,
+        mut kinds: Uint8ArraySlice,
+    ) -> Result<Vec<JsString<'env>>> {
         let results = std::mem::take(&mut *lock(&self.results));
+        // SAFETY: JS does not touch `kinds` during this call.
+        let kinds = unsafe { kinds.as_mut() };
         let texts = results
-            .pieces_with_ascii()
-            .map(|(piece, ascii)| {
-                if ascii {
-                    env.create_string_latin1(piece)
-                } else {
+            .parts()
+            .enumerate()
+            .map(|(i, part)| {
+                let (kind, text) = match part {
+                    Part::Json { text, ascii: true } => (0, env.create_string_latin1(text)),
                     // SAFETY: the core only puts validated UTF-8 in the results.
-                    env.create_string(unsafe { std::str::from_utf8_unchecked(piece) })
-                }
+                    Part::Json { text, .. } => (
+                        0,
+                        env.create_string(unsafe { std::str::from_utf8_unchecked(text) }),
+                    ),
+                    Part::Latin1(bytes) => (1, env.create_string_latin1(bytes)),
+                    Part::Utf16(units) => (1, env.create_string_utf16(units)),
+                };
+                let slot = kinds
+                    .get_mut(i)
+                    .ok_or_else(|| Error::new(Status::InvalidArg, "kinds is too short"))?;
+                *slot = kind;
+                text
             })
             .collect();
         self.manager.recycle_results(results);

@@ -2,6 +2,44 @@
 
 use bytes::{Bytes, BytesMut};
 
+use crate::wire::json_string::escape_into;
+
+/// Starts a string message in a batch from JS: this byte, the string's UTF-8 length (u32,
+/// little-endian), then its UTF-8. No JSON text starts with it.
+pub const STRING_MARK: u8 = 1;
+const STRING_HEADER: usize = 5;
+
+/// A batch from JS whose string messages came as raw UTF-8 (see `STRING_MARK`) made into
+/// plain `\n`-separated JSON texts, each string escaped exactly as `JSON.stringify` would
+/// (this replaces the copy the batch needs anyway). Also returns how many characters the
+/// escapes added beyond the strings and their quotes (for `stats.length`).
+pub fn expand_strings(batch: &[u8]) -> (Bytes, usize) {
+    let mut out = Vec::with_capacity(batch.len() + batch.len() / 8 + 64);
+    let mut added = 0;
+    let mut at = 0;
+    while at < batch.len() {
+        if batch[at] == STRING_MARK && at + STRING_HEADER <= batch.len() {
+            let len = u32::from_le_bytes(batch[at + 1..at + STRING_HEADER].try_into().unwrap());
+            let start = at + STRING_HEADER;
+            let end = (start + len as usize).min(batch.len());
+            let before = out.len();
+            escape_into(&mut out, &batch[start..end]);
+            added += out.len() - before - 2 - (end - start);
+            // The separator after it, if any (a lone message has none).
+            at = end;
+            if batch.get(at) == Some(&b'\n') {
+                out.push(b'\n');
+                at += 1;
+            }
+        } else {
+            let end = memchr::memchr(b'\n', &batch[at..]).map_or(batch.len(), |i| at + i + 1);
+            out.extend_from_slice(&batch[at..end]);
+            at = end;
+        }
+    }
+    (Bytes::from(out), added)
+}
+
 /// Splits a batch of `\n`-separated lines into one `Bytes` per message (without its `\n`),
 /// without copying. The last line may lack its `\n`; empty lines are not messages.
 pub fn split_messages(batch: Bytes) -> Vec<Bytes> {
@@ -99,6 +137,60 @@ mod tests {
     fn splits_batches_into_messages() {
         let msgs = split_messages(Bytes::from_static(b"{\"a\":1}\n\"x\"\n3\n"));
         assert_eq!(msgs, vec![&b"{\"a\":1}"[..], &b"\"x\""[..], &b"3"[..]]);
+    }
+
+    /// A batch as JS writes it: JSON texts as they are, strings raw behind their header.
+    fn js_batch(items: &[Result<&str, &str>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(b'\n');
+            }
+            match item {
+                Ok(json) => out.extend_from_slice(json.as_bytes()),
+                Err(raw) => {
+                    out.push(STRING_MARK);
+                    out.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+                    out.extend_from_slice(raw.as_bytes());
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn raw_strings_become_json_texts_between_the_others() {
+        let raw = "line\nwith \"quotes\" and \u{1}\u{1F600}";
+        let batch = js_batch(&[Ok("{\"a\":1}"), Err(raw), Err(""), Ok("2"), Err("\n")]);
+        let (text, added) = expand_strings(&batch);
+        let msgs = split_messages(text);
+        let expected = [
+            "{\"a\":1}".to_string(),
+            serde_json::to_string(raw).unwrap(),
+            "\"\"".to_string(),
+            "2".to_string(),
+            "\"\\n\"".to_string(),
+        ];
+        assert_eq!(msgs.len(), expected.len());
+        for (got, want) in msgs.iter().zip(&expected) {
+            assert_eq!(std::str::from_utf8(got).unwrap(), want);
+        }
+        // \n -> \\n, two quotes, \u0001 -> 6 characters; and the lone \n.
+        assert_eq!(added, 1 + 2 + 5 + 1);
+    }
+
+    #[test]
+    fn a_lone_string_gets_no_separator() {
+        let (text, added) = expand_strings(&js_batch(&[Err("a\tb")]));
+        assert_eq!(&text[..], b"\"a\\tb\"");
+        assert_eq!(added, 1);
+    }
+
+    #[test]
+    fn a_batch_without_strings_is_copied_as_it_is() {
+        let (text, added) = expand_strings(b"1\n[2]\n\"x\"");
+        assert_eq!(&text[..], b"1\n[2]\n\"x\"");
+        assert_eq!(added, 0);
     }
 
     #[test]

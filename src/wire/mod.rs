@@ -9,12 +9,14 @@
 //! - `control`: recognising `{__forkfriend: ...}` control messages by their bytes.
 //! - `gather`: when a reader lets output gather (JS is behind) instead of reading it at once.
 //! - `pieces`: worker output packed as JSON array texts for one `JSON.parse` each in JS.
+//! - `json_string`: JSON string literals escaped and unescaped byte for byte as V8 does.
 
 pub(crate) mod channel;
 pub mod control;
 pub mod frames;
 pub mod framing;
 pub(crate) mod gather;
+pub mod json_string;
 pub mod pieces;
 pub mod reader;
 pub mod v8;

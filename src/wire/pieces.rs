@@ -1,23 +1,49 @@
-//! JSON texts gathered for JS as a row of JSON array texts ("pieces"), each one small enough
-//! to become an ordinary V8 string.
+//! JSON texts gathered for JS as a row of parts: JSON array texts ("pieces"), each one small
+//! enough to become an ordinary V8 string, and long string results already decoded.
 //!
 //! V8 allocates strings over 128 KiB in its large-object space: fresh pages (faults, zeroing)
 //! and a GC of their own for every one. Measured on the bench machine, 16 KiB results parse
 //! at ~24 µs each from 256 KiB texts and at ~8 µs from texts under 128 KiB. One piece per
 //! batch is still the usual case for small messages, so JS keeps one `JSON.parse` per batch.
+//! A long result that is a JSON string literal (a line of text, the main job's usual answer)
+//! is unescaped here instead, on the core's thread, and JS takes it as a string as it is.
+
+use crate::wire::json_string::{unescape, Decoded};
 
 /// Largest piece, brackets included, unless a single entry is larger on its own.
 pub const PIECE_BYTES: usize = 96 << 10;
 
-/// Pieces back to back in one buffer: `[a\n,b][c]`. Entries are separated by "\n," (no JSON
-/// text contains a raw newline, so JS can split a piece into its lines when it must).
+/// A string result at least this long (quotes included) is decoded here rather than by
+/// `JSON.parse`; shorter ones cost JS less inside a piece than as a string of their own.
+pub const DECODE_BYTES: usize = 1024;
+
+/// One part of the results, in order.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Part<'a> {
+    /// A JSON array text of one or more results; `ascii` when it is all ASCII.
+    Json { text: &'a [u8], ascii: bool },
+    /// One string result, one byte per UTF-16 code unit (Latin-1).
+    Latin1(&'a [u8]),
+    /// One string result as UTF-16 code units.
+    Utf16(&'a [u16]),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Json { ascii: bool },
+    Latin1,
+    Utf16,
+}
+
+/// Parts back to back: the bytes of JSON pieces and Latin-1 strings in `text` (`[a\n,b][c]`),
+/// UTF-16 strings in `wide`. Entries of a piece are separated by "\n," (no JSON text contains
+/// a raw newline, so JS can split a piece into its lines when it must).
 #[derive(Debug, Default)]
 pub struct JsonPieces {
     text: Vec<u8>,
-    /// End offset of each closed piece.
-    ends: Vec<usize>,
-    /// Whether each closed piece is all ASCII (JS then takes it as a one-byte string).
-    ascii: Vec<bool>,
+    wide: Vec<u16>,
+    /// Each closed part: its kind and its end offset (in `wide` for UTF-16, else in `text`).
+    ends: Vec<(Kind, usize)>,
     /// Start offset of the piece being filled.
     open_at: Option<usize>,
     /// Whether the piece being filled is all ASCII so far.
@@ -27,6 +53,12 @@ pub struct JsonPieces {
 impl JsonPieces {
     /// Appends one JSON text.
     pub fn push(&mut self, json: &[u8]) {
+        if json.len() >= DECODE_BYTES && json[0] == b'"' {
+            if let Some(decoded) = unescape(json) {
+                self.push_string(decoded);
+                return;
+            }
+        }
         match self.open_at {
             Some(start) if self.text.len() - start + 2 + json.len() < PIECE_BYTES => {
                 self.text.extend_from_slice(b"\n,");
@@ -42,6 +74,20 @@ impl JsonPieces {
         self.text.extend_from_slice(json);
     }
 
+    fn push_string(&mut self, decoded: Decoded<'_>) {
+        self.close();
+        match decoded {
+            Decoded::Ascii(bytes) => self.text.extend_from_slice(bytes),
+            Decoded::Latin1(bytes) => self.text.extend_from_slice(&bytes),
+            Decoded::Utf16(units) => {
+                self.wide.extend_from_slice(&units);
+                self.ends.push((Kind::Utf16, self.wide.len()));
+                return;
+            }
+        }
+        self.ends.push((Kind::Latin1, self.text.len()));
+    }
+
     fn open(&mut self) {
         self.open_at = Some(self.text.len());
         self.open_ascii = true;
@@ -52,44 +98,59 @@ impl JsonPieces {
     pub fn close(&mut self) {
         if self.open_at.take().is_some() {
             self.text.push(b']');
-            self.ends.push(self.text.len());
-            self.ascii.push(self.open_ascii);
+            let ascii = self.open_ascii;
+            self.ends.push((Kind::Json { ascii }, self.text.len()));
         }
     }
 
     /// Bytes held (for the high-water mark).
     pub fn len(&self) -> usize {
-        self.text.len()
+        self.text.len() + 2 * self.wide.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.text.is_empty()
+        self.text.is_empty() && self.wide.is_empty()
     }
 
-    /// The closed pieces, in order.
+    /// The closed parts, in order.
+    pub fn parts(&self) -> impl Iterator<Item = Part<'_>> {
+        let (mut at, mut wide_at) = (0, 0);
+        self.ends.iter().map(move |&(kind, end)| match kind {
+            Kind::Utf16 => {
+                let units = &self.wide[wide_at..end];
+                wide_at = end;
+                Part::Utf16(units)
+            }
+            Kind::Latin1 | Kind::Json { .. } => {
+                let text = &self.text[at..end];
+                at = end;
+                match kind {
+                    Kind::Json { ascii } => Part::Json { text, ascii },
+                    _ => Part::Latin1(text),
+                }
+            }
+        })
+    }
+
+    /// The JSON array texts among the parts, in order.
     pub fn pieces(&self) -> impl Iterator<Item = &[u8]> {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts
-            .zip(self.ends.iter().copied())
-            .map(|(s, e)| &self.text[s..e])
+        self.parts().filter_map(|part| match part {
+            Part::Json { text, .. } => Some(text),
+            _ => None,
+        })
     }
 
-    /// The closed pieces, in order, each with whether it is all ASCII.
-    pub fn pieces_with_ascii(&self) -> impl Iterator<Item = (&[u8], bool)> {
-        self.pieces().zip(self.ascii.iter().copied())
-    }
-
-    /// Empties the pieces, keeping the memory for the next batch.
+    /// Empties the parts, keeping the memory for the next batch.
     pub fn clear(&mut self) {
         self.text.clear();
+        self.wide.clear();
         self.ends.clear();
-        self.ascii.clear();
         self.open_at = None;
     }
 
     /// Memory held, used or not.
     pub fn capacity(&self) -> usize {
-        self.text.capacity()
+        self.text.capacity() + 2 * self.wide.capacity()
     }
 }
 
@@ -122,18 +183,23 @@ mod tests {
         p.close();
         p.push(b"3");
         p.close();
-        let flags: Vec<bool> = p.pieces_with_ascii().map(|(_, ascii)| ascii).collect();
+        let flags: Vec<bool> = p
+            .parts()
+            .map(|part| matches!(part, Part::Json { ascii: true, .. }))
+            .collect();
         assert_eq!(flags, vec![true, false, true]);
     }
 
     #[test]
     fn pieces_stay_under_the_limit_and_keep_every_entry_in_order() {
         let mut p = JsonPieces::default();
-        let entry = format!("\"{}\"", "y".repeat(16 << 10));
+        // Arrays: long strings on their own would be decoded rather than packed.
+        let entry = format!("[\"{}\"]", "y".repeat(16 << 10));
         for _ in 0..20 {
             p.push(entry.as_bytes());
         }
-        let huge = format!("\"{}\"", "z".repeat(PIECE_BYTES * 2));
+        // An entry larger than a piece (not a string, which would be decoded).
+        let huge = format!("[\"{}\"]", "z".repeat(PIECE_BYTES * 2));
         p.push(huge.as_bytes());
         p.push(b"7");
         p.close();
@@ -145,8 +211,48 @@ mod tests {
             all.extend(parse(piece));
         }
         assert_eq!(all.len(), 22);
-        assert_eq!(all[20].as_str().unwrap().len(), PIECE_BYTES * 2);
+        assert_eq!(all[20][0].as_str().unwrap().len(), PIECE_BYTES * 2);
         assert_eq!(all[21], 7);
+    }
+
+    #[test]
+    fn long_string_results_are_decoded_into_parts_of_their_own() {
+        let mut p = JsonPieces::default();
+        let ascii = "a".repeat(DECODE_BYTES);
+        let latin1 = format!("\u{e9}\n{}", "b".repeat(DECODE_BYTES));
+        let wide = format!("\u{1F600}{}", "c".repeat(DECODE_BYTES));
+        p.push(b"1");
+        p.push(serde_json::to_string(&ascii).unwrap().as_bytes());
+        p.push(b"\"short\"");
+        p.push(serde_json::to_string(&latin1).unwrap().as_bytes());
+        p.push(serde_json::to_string(&wide).unwrap().as_bytes());
+        // Not a literal on its own: left to JSON.parse.
+        let not_literal = format!("\"{}\" ", "d".repeat(DECODE_BYTES));
+        p.push(not_literal.as_bytes());
+        p.close();
+        let parts: Vec<Part> = p.parts().collect();
+        assert_eq!(parts.len(), 6, "{parts:?}");
+        assert_eq!(
+            parts[0],
+            Part::Json {
+                text: b"[1]",
+                ascii: true
+            }
+        );
+        assert_eq!(parts[1], Part::Latin1(ascii.as_bytes()));
+        assert_eq!(
+            parts[2],
+            Part::Json {
+                text: b"[\"short\"]",
+                ascii: true
+            }
+        );
+        let bytes: Vec<u8> = latin1.chars().map(|c| c as u32 as u8).collect();
+        assert_eq!(parts[3], Part::Latin1(&bytes));
+        let units: Vec<u16> = wide.encode_utf16().collect();
+        assert_eq!(parts[4], Part::Utf16(&units));
+        assert!(matches!(parts[5], Part::Json { .. }));
+        assert_eq!(p.pieces().count(), 3);
     }
 
     #[test]
