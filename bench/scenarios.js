@@ -27,6 +27,12 @@ module.exports = [
     config: { ordered: true, concurrency: 64 }, quick: { count: 20000 } },
   { name: 'echo-16k', kind: 'throughput', worker: 'echo', workers: 2, count: 5000, size: 16384,
     quick: { count: 1000 } },
+  // The main job's messages: lines of text (strings built by concatenation), which the core
+  // escapes and unescapes itself (issue 10).
+  { name: 'echo-16k-text', kind: 'throughput', worker: 'echo', workers: 2, count: 5000, size: 16384, text: true,
+    quick: { count: 1000 } },
+  { name: 'echo-100b-text', kind: 'throughput', worker: 'echo', workers: 2, count: 200000, size: 100, text: true,
+    quick: { count: 20000 } },
   // serialization: 'advanced' (a fork option; the baseline forks with it too): 16 KiB Buffers
   // (which JSON cannot carry as such) and the ~100 B objects of echo-100b.
   { name: 'echo-16k-buffer-adv', kind: 'throughput', worker: 'echo', workers: 2, count: 5000, size: 16384,

@@ -52,8 +52,8 @@ async function throughput () {
   const kids = Array.from({ length: sc.workers }, spawn)
   await Promise.all(kids.map(ready))
 
-  const { make, payloadLen } = c.messageFactory(sc.size, sc.binary)
-  const tally = new c.Tally(sc.count, payloadLen, sc.binary)
+  const { make, payloadLen } = c.messageFactory(sc.size, sc.binary, sc.text)
+  const tally = new c.Tally(sc.count, payloadLen, sc.binary, sc.text)
   const onReply = (m) => tally.add(m)
   for (const k of kids) k.on('message', onReply)
   const unwatch = c.watchdog(sc, tally, () => ({ received: tally.received, lost: tally.lost }))

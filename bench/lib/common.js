@@ -27,9 +27,21 @@ function workerPath (sc) {
 // allocate megabytes of distinct strings that dominate the RSS figure.
 // With `binary` (scenarios in `serialization: 'advanced'`), the payload is one Buffer of
 // `size` bytes, shared the same way.
-function messageFactory (size, binary = false) {
+// With `text` (the main job's lines), each message is a string, `${id}:` and the payload,
+// made by concatenation as a line builder would.
+function messageFactory (size, binary = false, text = false) {
+  if (text) {
+    const line = 'x'.repeat(Math.max(0, size - 8))
+    return { payloadLen: line.length, make: (id) => id + ':' + line }
+  }
   const payload = binary ? Buffer.alloc(size, 120) : 'x'.repeat(Math.max(0, size - 20))
   return { payloadLen: payload.length, make: (id) => ({ id, p: payload }) }
+}
+
+/** A `text` message as [id, payload length], or null when it is not one. */
+function textParts (m) {
+  const colon = typeof m === 'string' ? m.indexOf(':') : -1
+  return colon > 0 ? [Number(m.slice(0, colon)), m.length - colon - 1] : null
 }
 
 /**
@@ -38,10 +50,11 @@ function messageFactory (size, binary = false) {
  * itself from adding to the peak RSS (1 MB for a million ids).
  */
 class Tally {
-  constructor (n, payloadLen, binary = false) {
+  constructor (n, payloadLen, binary = false, text = false) {
     this.n = n
     this.payloadLen = payloadLen
     this.binary = binary
+    this.text = text
     this.seen = new Uint8Array(n)
     this.received = 0
     this.unique = 0
@@ -53,9 +66,16 @@ class Tally {
 
   add (m) {
     this.received++
-    const id = m === null || typeof m !== 'object' ? -1 : m.id
-    if (!Number.isInteger(id) || id < 0 || id >= this.n ||
-        (this.binary ? !Buffer.isBuffer(m.p) : typeof m.p !== 'string') || m.p.length !== this.payloadLen) {
+    if (this.text) {
+      const [id, len] = textParts(m) ?? [-1, -1]
+      return this._count(id, len === this.payloadLen)
+    }
+    if (m === null || typeof m !== 'object') return this._count(-1, false)
+    this._count(m.id, (this.binary ? Buffer.isBuffer(m.p) : typeof m.p === 'string') && m.p.length === this.payloadLen)
+  }
+
+  _count (id, intact) {
+    if (!Number.isInteger(id) || id < 0 || id >= this.n || !intact) {
       this.invalid++
       return
     }

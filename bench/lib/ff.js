@@ -132,8 +132,8 @@ async function respawn (forkfriend, sc, script) {
 async function throughputRun (forkfriend, sc, script) {
   const { manager, workers } = await startPool(forkfriend, sc, script)
   const seen = watchEvents(manager)
-  const { make, payloadLen } = c.messageFactory(sc.size, sc.binary)
-  const tally = new c.Tally(sc.count, payloadLen, sc.binary)
+  const { make, payloadLen } = c.messageFactory(sc.size, sc.binary, sc.text)
+  const tally = new c.Tally(sc.count, payloadLen, sc.binary, sc.text)
   return { manager, workers, seen, make, tally }
 }
 

@@ -29,8 +29,8 @@ function histogram () {
  * Resolves to the result line (without the impl's extra fields).
  */
 async function run (sc, transport) {
-  const { make, payloadLen } = c.messageFactory(sc.size, sc.binary)
-  const tally = new c.Tally(sc.count, payloadLen, sc.binary)
+  const { make, payloadLen } = c.messageFactory(sc.size, sc.binary, sc.text)
+  const tally = new c.Tally(sc.count, payloadLen, sc.binary, sc.text)
   const sentAt = new Float64Array(sc.count)
   const hist = histogram()
   let onEach = null
