@@ -85,6 +85,7 @@ pub fn escape_into(out: &mut Vec<u8>, utf8: &[u8]) {
         out.extend_from_slice(&utf8[clean..i]);
         let b = utf8[i];
         match SHORT[usize::from(b)] {
+            // A control character without a short form.
             0 => out.extend_from_slice(&[
                 b'\\',
                 b'u',
@@ -170,6 +171,7 @@ const UNESCAPE: [u8; 256] = {
     t[b'u' as usize] = U;
     t
 };
+/// `\u` in [`UNESCAPE`] (no short escape stands for 0xff).
 const U: u8 = 0xff;
 
 /// The code unit of the escape whose backslash is at `body[j]`, and the escape's length.
@@ -216,14 +218,15 @@ fn utf8_at(body: &[u8], j: usize) -> Option<(u32, usize)> {
 
 /// Where decoded code units go: Latin-1 bytes (which refuse units >= 0x100) or UTF-16.
 trait Units {
-    fn ascii(&mut self, run: &[u8]);
+    /// Appends bytes as code units each (Latin-1, which includes ASCII).
+    fn latin1(&mut self, run: &[u8]);
     /// Appends a code unit (from an escape, so maybe a lone surrogate) or a code point (from
     /// UTF-8, a surrogate pair if above U+FFFF); false, and nothing appended, if it does not fit.
     fn push_char(&mut self, c: u32) -> bool;
 }
 
 impl Units for Vec<u8> {
-    fn ascii(&mut self, run: &[u8]) {
+    fn latin1(&mut self, run: &[u8]) {
         self.extend_from_slice(run);
     }
     fn push_char(&mut self, c: u32) -> bool {
@@ -236,7 +239,7 @@ impl Units for Vec<u8> {
 }
 
 impl Units for Vec<u16> {
-    fn ascii(&mut self, run: &[u8]) {
+    fn latin1(&mut self, run: &[u8]) {
         self.extend(run.iter().map(|&b| u16::from(b)));
     }
     fn push_char(&mut self, c: u32) -> bool {
@@ -261,7 +264,7 @@ enum Stop {
 fn decode(body: &[u8], mut i: usize, out: &mut impl Units) -> Result<(), Stop> {
     loop {
         let j = find(body, i, special_in_literal);
-        out.ascii(&body[i..j]);
+        out.latin1(&body[i..j]);
         let Some(&b) = body.get(j) else {
             return Ok(());
         };
@@ -310,7 +313,7 @@ pub fn unescape(literal: &[u8]) -> Option<Decoded<'_>> {
         Err(Stop::Invalid) => None,
         Err(Stop::Wide(at)) => {
             let mut utf16 = Vec::with_capacity(body.len());
-            utf16.ascii(&latin1);
+            utf16.latin1(&latin1);
             match decode(body, at, &mut utf16) {
                 Ok(()) => Some(Decoded::Utf16(utf16)),
                 Err(_) => None,
@@ -714,35 +717,6 @@ mod tests {
         }
 
         #[test]
-        fn raw_utf8_is_validated_as_std_does(
-            pieces in prop::collection::vec(
-                prop_oneof![
-                    // Any lead byte with 0..=3 continuation bytes: every sequence, valid or
-                    // overlong, surrogate, too large, cut short or too long.
-                    3 => (0xc0u8..=0xff, prop::collection::vec(0x80u8..=0xbf, 0..=3))
-                        .prop_map(|(lead, mut rest)| {
-                            rest.insert(0, lead);
-                            rest
-                        }),
-                    1 => (0x80u8..=0xff).prop_map(|b| vec![b]),
-                    1 => "[a-z]{1,3}".prop_map(String::into_bytes),
-                ],
-                0..12,
-            )
-            .prop_map(|p| p.concat()),
-        ) {
-            let lit = quoted(&pieces);
-            let got = unescape(&lit);
-            match std::str::from_utf8(&pieces) {
-                Ok(s) => {
-                    let want: Vec<u16> = s.encode_utf16().collect();
-                    prop_assert_eq!(units(&got.expect("valid UTF-8 decodes")), want);
-                }
-                Err(_) => prop_assert_eq!(got, None),
-            }
-        }
-
-        #[test]
         fn unescape_rejects_corrupted_literals(
             tokens in literal_tokens(),
             at in any::<prop::sample::Index>(),
@@ -779,6 +753,54 @@ mod tests {
                 _ => [&b" "[..], &quoted(&[before, after].concat())].concat(),
             };
             prop_assert_eq!(unescape(&lit), None, "{:?}", String::from_utf8_lossy(&lit));
+        }
+    }
+
+    /// A UTF-8 sequence or something close to one: a lead byte (edge cases often) and
+    /// continuation bytes (edge values often), mostly as many as the lead calls for.
+    fn utf8_ish() -> impl Strategy<Value = Vec<u8>> {
+        let edge_leads = vec![
+            0xc0u8, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4,
+            0xf5, 0xf7, 0xf8, 0xff,
+        ];
+        let lead = prop_oneof![prop::sample::select(edge_leads), 0xc0u8..=0xff];
+        let edge_conts = vec![0x80u8, 0x8f, 0x90, 0x9f, 0xa0, 0xbf];
+        let cont = prop_oneof![prop::sample::select(edge_conts), 0x80u8..=0xbf];
+        (lead, prop::collection::vec(cont, 3), 0usize..6).prop_map(|(lead, conts, n)| {
+            let wanted = match lead {
+                0xc0..=0xdf => 1,
+                0xe0..=0xef => 2,
+                _ => 3,
+            };
+            let n = if n <= 2 { n } else { wanted };
+            [&[lead][..], &conts[..n]].concat()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn raw_utf8_is_validated_as_std_does(
+            pieces in prop::collection::vec(
+                prop_oneof![
+                    4 => utf8_ish(),
+                    1 => (0x80u8..=0xff).prop_map(|b| vec![b]),
+                    2 => "[a-z]{1,3}".prop_map(String::into_bytes),
+                ],
+                0..6,
+            )
+            .prop_map(|p| p.concat()),
+        ) {
+            let lit = quoted(&pieces);
+            let got = unescape(&lit);
+            match std::str::from_utf8(&pieces) {
+                Ok(s) => {
+                    let want: Vec<u16> = s.encode_utf16().collect();
+                    prop_assert_eq!(units(&got.expect("valid UTF-8 decodes")), want);
+                }
+                Err(_) => prop_assert_eq!(got, None),
+            }
         }
     }
 
