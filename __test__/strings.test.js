@@ -146,6 +146,10 @@ test('send(): every string comes back from an echo worker as through child_proce
   assert.deepEqual(drops, []);
   assert.ok(results.every((r) => r.script === ECHO));
   assertAll(results.map((r) => r.message), theirs, SENT, 'send()');
+  // Strings escaped by the core count the characters of their JSON text all the same.
+  const chars = SENT.reduce((sum, s) => sum + JSON.stringify(s).length, 0);
+  assert.equal(manager.stats.length, chars, 'stats.length: the characters of the JSON texts sent');
+  assert.equal(manager.stats.messages, SENT.length);
 }));
 
 test('a worker gets exactly the strings sent, in order (checked inside the worker)', { timeout: 30000 }, seeded(async (t) => {
