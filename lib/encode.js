@@ -1,10 +1,11 @@
 'use strict'
 // UTF-8 encoding of outgoing messages straight into Buffers: JSON texts, and strings the
 // core escapes into JSON itself (a string message skips JSON.stringify, whose cost grows
-// with the string, and more so for strings built by concatenation or slicing). Node's own encoder is several
-// times faster than Node-API's string conversion (a 16 KB text: ~2 µs against ~20 µs on the
-// bench machine), and long lines are encoded as they are queued, never joined into a string.
-// The core copies the bytes before its call returns, so the buffers are reused at once.
+// with the string, and more so for strings built by concatenation or slicing). Node's own
+// encoder is several times faster than Node-API's string conversion (a 16 KB text: ~2 µs
+// against ~20 µs on the bench machine), and long lines are encoded as they are queued,
+// never joined into a string. The core copies the bytes before its call returns, so the
+// buffers are reused at once.
 
 /** Largest buffer kept for reuse by encode(); longer texts get a buffer of their own. */
 const KEEP_BYTES = 4 << 20
