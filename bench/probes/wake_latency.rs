@@ -3,8 +3,11 @@
 //! I/O thread to Node's main thread. Run by hand:
 //!
 //! ```sh
-//! cargo test --release --test wake_latency -- --ignored --nocapture
+//! cargo run --release --example wake-latency
 //! ```
+//!
+//! Run it on an idle machine: with the CPUs busy, sleeping threads wake several times faster
+//! (no idle states to leave), which is not what an idle manager meets.
 //!
 //! A `child_process.fork` round trip has two such wakes (manager -> worker, worker ->
 //! manager); forkfriend's has three (the worker's answer wakes the I/O thread, which wakes
@@ -39,9 +42,7 @@ fn epoll_for(sock: &UnixStream) -> i32 {
     }
 }
 
-#[test]
-#[ignore]
-fn thread_wake_latency() {
+fn main() {
     let (mut here, mut there) = UnixStream::pair().unwrap();
     let peer = std::thread::spawn(move || {
         let epoll = epoll_for(&there);
