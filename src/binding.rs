@@ -1,10 +1,12 @@
 //! The only napi file: converts between JS values and the core's types, nothing more.
 
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use napi::bindgen_prelude::*;
+use napi::sys;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::JsString;
 use napi_derive::napi;
@@ -13,6 +15,7 @@ use crate::config::ReplyConfig;
 use crate::config::{ForkSpec, ManagerConfig, Serialization, StdioMode};
 use crate::events::{append_json, Batch, Event, Failure};
 use crate::manager::{CoreError, Manager};
+use crate::node_loop::LoopReads;
 use crate::pool::reply::Percentiles;
 use crate::wire::control::Control;
 use crate::wire::framing::expand_strings;
@@ -277,6 +280,8 @@ pub struct Core {
     held: std::sync::Mutex<Option<EventBatch>>,
     /// See `stringEscapes()`.
     string_escapes: AtomicU64,
+    /// Workers' sockets on Node's loop, read there while JS keeps up (see `node_loop`).
+    loop_reads: std::cell::RefCell<Option<LoopReads>>,
 }
 
 /// How a batch from JS is laid out.
@@ -296,7 +301,8 @@ pub enum BatchFormat {
 impl Core {
     /// `onWake` is called (with no arguments) whenever `takeEvents()` has something new.
     #[napi(constructor)]
-    pub fn new(config: CoreConfig, on_wake: Function<(), ()>) -> Result<Self> {
+    pub fn new(env: &Env, config: CoreConfig, on_wake: Function<(), ()>) -> Result<Self> {
+        let on_wake_raw = on_wake.raw();
         let tsfn = on_wake
             .build_threadsafe_function::<()>()
             .weak::<true>()
@@ -325,11 +331,18 @@ impl Core {
                 timeout: (config.timeout >= 0.0).then(|| ms(config.timeout)),
             }),
         };
+        let manager = Manager::new(config, wake);
+        let mut uv_loop = std::ptr::null_mut();
+        // SAFETY: writes the env's loop pointer into `uv_loop`.
+        unsafe { napi::sys::napi_get_uv_event_loop(env.raw(), &mut uv_loop) };
+        let direct = Rc::new(DirectCall::new(env, on_wake_raw)?);
+        let loop_reads = LoopReads::new(uv_loop.cast(), &manager, Rc::new(move || direct.call()));
         Ok(Core {
-            manager: Manager::new(config, wake),
+            manager,
             results: Default::default(),
             held: Default::default(),
             string_escapes: AtomicU64::new(0),
+            loop_reads: std::cell::RefCell::new(loop_reads),
         })
     }
 
@@ -517,7 +530,12 @@ impl Core {
 
     #[napi]
     pub fn set_flowing(&self, flowing: bool) {
-        self.manager.set_flowing(flowing)
+        self.manager.set_flowing(flowing);
+        if !flowing {
+            if let Some(r) = self.loop_reads.borrow_mut().as_mut() {
+                r.pause();
+            }
+        }
     }
 
     /// `stall_limit` < 0: wait for workers however long they take.
@@ -537,7 +555,8 @@ impl Core {
         self.manager.worker_count() as u32
     }
 
-    /// Data-path counters: reads, readBytes, results, wakes, submits, writes, writtenBytes.
+    /// Data-path counters: reads, readBytes, results, wakes, submits, writes, writtenBytes,
+    /// consumerReads (reads made on the main thread, counted in reads too).
     #[napi]
     pub fn counters(&self) -> Vec<f64> {
         let c = self.manager.counters();
@@ -549,6 +568,7 @@ impl Core {
             c.submits,
             c.writes,
             c.written_bytes,
+            c.consumer_reads,
         ]
         .map(|v| v as f64)
         .to_vec()
@@ -620,6 +640,9 @@ impl Core {
     /// (its results are kept for `takeResults()`).
     fn flatten(&self) -> (Vec<i32>, Vec<String>, Batch) {
         let mut batch = self.manager.take_events();
+        if let Some(r) = self.loop_reads.borrow_mut().as_mut() {
+            r.after_take(batch.result_count());
+        }
         let mut texts = Vec::new();
         let mut flat = Vec::with_capacity(batch.events.len() * STRIDE);
         for event in batch.events.drain(..) {
@@ -666,6 +689,98 @@ impl Core {
             .collect();
         self.manager.recycle_results(results);
         texts
+    }
+}
+
+/// A JS function called from native code on the main thread with no JS on the stack (a
+/// libuv callback), as Node calls its own I/O callbacks: in a handle scope and an async
+/// context, so that microtasks and `nextTick`s run after it; a throw is reported as an
+/// uncaught exception.
+struct DirectCall {
+    env: sys::napi_env,
+    func: sys::napi_ref,
+    context: sys::napi_async_context,
+}
+
+impl DirectCall {
+    fn new(env: &Env, func: sys::napi_value) -> Result<Self> {
+        let env = env.raw();
+        let mut call = DirectCall {
+            env,
+            func: std::ptr::null_mut(),
+            context: std::ptr::null_mut(),
+        };
+        // SAFETY: plain napi calls on the current env with values of this call.
+        unsafe {
+            check(sys::napi_create_reference(env, func, 1, &mut call.func))?;
+            let mut name = std::ptr::null_mut();
+            let label = "forkfriend";
+            check(sys::napi_create_string_utf8(
+                env,
+                label.as_ptr().cast(),
+                label.len() as isize,
+                &mut name,
+            ))?;
+            check(sys::napi_async_init(
+                env,
+                std::ptr::null_mut(),
+                name,
+                &mut call.context,
+            ))?;
+        }
+        Ok(call)
+    }
+
+    fn call(&self) {
+        // SAFETY: called on the main thread outside any JS frame (see node_loop); every
+        // handle made here lives in the scope opened here.
+        unsafe {
+            let mut scope = std::ptr::null_mut();
+            if sys::napi_open_handle_scope(self.env, &mut scope) != sys::Status::napi_ok {
+                return;
+            }
+            let mut func = std::ptr::null_mut();
+            let mut recv = std::ptr::null_mut();
+            let mut result = std::ptr::null_mut();
+            sys::napi_get_reference_value(self.env, self.func, &mut func);
+            sys::napi_get_global(self.env, &mut recv);
+            let status = sys::napi_make_callback(
+                self.env,
+                self.context,
+                recv,
+                func,
+                0,
+                std::ptr::null(),
+                &mut result,
+            );
+            if status == sys::Status::napi_pending_exception {
+                let mut error = std::ptr::null_mut();
+                sys::napi_get_and_clear_last_exception(self.env, &mut error);
+                sys::napi_fatal_exception(self.env, error);
+            }
+            sys::napi_close_handle_scope(self.env, scope);
+        }
+    }
+}
+
+impl Drop for DirectCall {
+    fn drop(&mut self) {
+        // SAFETY: made by `new` on this env; dropped with the Core, on the main thread.
+        unsafe {
+            sys::napi_async_destroy(self.env, self.context);
+            sys::napi_delete_reference(self.env, self.func);
+        }
+    }
+}
+
+fn check(status: sys::napi_status) -> Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(Error::new(
+            Status::GenericFailure,
+            format!("napi status {status}"),
+        ))
     }
 }
 

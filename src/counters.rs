@@ -11,6 +11,8 @@ pub struct Counters {
     pub submits: AtomicU64,
     pub writes: AtomicU64,
     pub written_bytes: AtomicU64,
+    /// Reads made on the consumer's thread (counted in `reads` too).
+    pub consumer_reads: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -23,6 +25,7 @@ pub struct Snapshot {
     pub submits: u64,
     pub writes: u64,
     pub written_bytes: u64,
+    pub consumer_reads: u64,
 }
 
 impl Counters {
@@ -40,6 +43,7 @@ impl Counters {
             submits: get(&self.submits),
             writes: get(&self.writes),
             written_bytes: get(&self.written_bytes),
+            consumer_reads: get(&self.consumer_reads),
         }
     }
 }

@@ -128,6 +128,17 @@ impl Batch {
         self.events.is_empty()
     }
 
+    /// How many results (of every worker) the batch holds.
+    pub fn result_count(&self) -> usize {
+        self.events
+            .iter()
+            .map(|e| match e {
+                Event::Results { count, .. } => *count as usize,
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// Counts `n` results just added for `worker`: consecutive results of one worker share
     /// one event.
     fn note_results(&mut self, worker: WorkerId, n: u32, advanced: bool) {
@@ -326,6 +337,28 @@ impl EventQueue {
             }
             notified.await;
         }
+    }
+
+    /// Whether readers may add results now (what `wait_room` waits for).
+    pub fn has_room(&self) -> bool {
+        self.pending.lock().unwrap().batch.result_bytes() < self.high_water
+    }
+
+    /// The consumer's own thread is about to add events and then take them itself: what
+    /// it adds wakes nobody. Returns the hold for `release_wake`.
+    pub fn hold_wake(&self) -> bool {
+        std::mem::replace(&mut self.pending.lock().unwrap().woken, true)
+    }
+
+    /// Ends a `hold_wake`: true when the batch has events, which the caller takes now;
+    /// false (and nothing is held any more) when it has none.
+    pub fn release_wake(&self, hold: bool) -> bool {
+        let mut p = self.pending.lock().unwrap();
+        if p.batch.is_empty() {
+            p.woken = hold;
+            return false;
+        }
+        true
     }
 
     /// True while JS has been woken for a batch it has not taken yet, that is while Node's

@@ -2,6 +2,8 @@
 //!
 //! Module map (dependencies point down this list, never up):
 //! - `binding`: the only napi file; converts between JS values and the core's types.
+//! - `node_loop`: workers' sockets polled on Node's own event loop (libuv), for reads on
+//!   the main thread while it keeps up.
 //! - `manager`: the public operations (add, remove, submit, finish, stop, ...).
 //! - `pool`: pools and workers: their state, balancing, respawning, draining, each worker's
 //!   tasks, and the shared `Inner` they all act on.
@@ -16,6 +18,7 @@ pub mod config;
 pub mod counters;
 pub mod events;
 pub mod manager;
+mod node_loop;
 pub mod pool;
 pub mod process;
 mod runtime;

@@ -10,6 +10,7 @@ use crate::config::{ForkSpec, ManagerConfig, Serialization};
 use crate::counters::{Counters, Snapshot};
 use crate::events::{Batch, EventQueue, PoolId, WorkerId};
 use crate::pool::inner::Inner;
+use crate::pool::read_side::{ConsumerRead, ConsumerWatch, WatchChange};
 use crate::pool::reply::{ReplyBook, ReplyStats};
 use crate::pool::state::{split_batch, Leave, Pool, Queued, State};
 use crate::pool::tracking;
@@ -406,6 +407,27 @@ impl Manager {
             w.terminate();
         }
         self.inner.check_finished(&mut st);
+    }
+
+    pub fn is_flowing(&self) -> bool {
+        *self.inner.flowing.borrow()
+    }
+
+    /// From now on every worker's read side is also offered to the consumer's thread
+    /// (`take_watch_changes`), which may read it with `read_now` (see `pool::read_side`).
+    pub fn offer_read_sides(&self) {
+        self.inner.consumer_watches.enable();
+    }
+
+    /// Read sides offered and withdrawn since the last call.
+    pub fn take_watch_changes(&self) -> Vec<WatchChange> {
+        self.inner.consumer_watches.take()
+    }
+
+    /// Reads a worker's output now, on the consumer's thread; true: the events it made are
+    /// for the caller to take at once (`take_events`), nobody was woken for them.
+    pub fn read_now(&self, watch: &ConsumerWatch) -> (ConsumerRead, bool) {
+        watch.side.read_now(&self.inner, &watch.fd)
     }
 
     /// Everything that happened since the last call.

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use crate::config::ManagerConfig;
 use crate::counters::Counters;
 use crate::events::{Event, EventQueue, PoolId, WorkerId};
+use crate::pool::read_side::ConsumerWatches;
 use crate::pool::state::State;
 
 pub(crate) struct Inner {
@@ -19,6 +20,8 @@ pub(crate) struct Inner {
     pub events: EventQueue,
     pub flowing: watch::Sender<bool>,
     pub counters: Arc<Counters>,
+    /// Workers' read sides for the consumer's thread (see `read_side`).
+    pub consumer_watches: ConsumerWatches,
     state: Mutex<State>,
     epoch: Instant,
 }
@@ -31,6 +34,7 @@ impl Inner {
             events,
             flowing,
             counters,
+            consumer_watches: ConsumerWatches::default(),
             state: Mutex::new(State::default()),
             epoch: Instant::now(),
         }

@@ -6,6 +6,7 @@
 //! - `respawn`: when the next worker of a script may start (spacing, crash backoff).
 //! - `lifecycle`: starting, installing, ending, respawning workers; reacting to exits.
 //! - `traffic`: a running worker's output (results, control messages) and input.
+//! - `read_side`: a worker's output reader, shared with reads on the consumer's thread.
 //! - `tasks`: each worker's supervisor, reader and writer tasks.
 //! - `drain`: graceful ends (end of input, retiring a worker).
 //! - `memory`: the per-worker memory limit.
@@ -17,6 +18,7 @@ pub(crate) mod drain;
 pub(crate) mod inner;
 mod lifecycle;
 pub(crate) mod memory;
+pub mod read_side;
 pub mod reply;
 pub mod respawn;
 pub(crate) mod state;

@@ -2,7 +2,7 @@
 //! that frames its output, and a writer that moves queued messages into its channel.
 
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,12 +13,12 @@ use crate::config::Serialization;
 use crate::counters::Counters;
 use crate::events::WorkerId;
 use crate::pool::inner::Inner;
+use crate::pool::read_side::ReadSide;
 use crate::pool::state::Command;
 use crate::process::child::Process;
 use crate::wire::channel::{Channel, WriteWatch};
 use crate::wire::framing::FrameError;
 use crate::wire::gather::{read_gathered, MAX_GATHER};
-use crate::wire::reader::Reader;
 
 /// How long a worker whose channel closed may take to exit on its own before it is ended.
 const EXIT_GRACE: Duration = Duration::from_millis(50);
@@ -27,6 +27,11 @@ const EXIT_GRACE: Duration = Duration::from_millis(50);
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(1);
 /// How often a dead worker's channel is looked at while its reader drains it.
 const DRAIN_POLL: Duration = Duration::from_millis(5);
+
+/// While the consumer's thread reads a worker, how soon the core looks for output it left
+/// unread; the wait doubles up to UNREAD_CHECK_MAX each time none was.
+const UNREAD_CHECK: Duration = Duration::from_millis(2);
+const UNREAD_CHECK_MAX: Duration = Duration::from_millis(64);
 
 /// What the supervisor is handed for one started worker.
 pub(crate) struct Parts {
@@ -69,13 +74,14 @@ pub(crate) async fn supervise(inner: Arc<Inner>, id: WorkerId, parts: Parts) {
         serialization,
     } = parts;
     let channel_fd = channel.raw_fd();
-    let mut reader = tokio::spawn(read_loop(
-        inner.clone(),
+    let side = Arc::new(ReadSide::new(
         id,
-        channel.clone(),
-        last_rx,
         serialization,
+        inner.config.max_message_bytes,
+        last_rx,
     ));
+    inner.consumer_watches.offer(&side, channel_fd);
+    let mut reader = tokio::spawn(read_loop(inner.clone(), channel.clone(), side));
     let writer = tokio::spawn(write_loop(inner.clone(), id, channel, wake_writer));
     let mut reader_done = false;
     let mut eof_grace: Option<Instant> = None;
@@ -145,16 +151,21 @@ async fn drain_after_exit(inner: &Inner, reader: &mut tokio::task::JoinHandle<Re
     }
 }
 
-async fn read_loop(
-    inner: Arc<Inner>,
-    id: WorkerId,
-    channel: Arc<Channel>,
-    last_rx: Arc<AtomicU64>,
-    serialization: Serialization,
-) -> ReadEnd {
-    let mut lines = Reader::new(serialization, inner.config.max_message_bytes);
+/// Marks the read side ended however the reader stops (returning, or aborted).
+struct Ending<'a>(&'a Inner, &'a ReadSide);
+
+impl Drop for Ending<'_> {
+    fn drop(&mut self) {
+        self.1.end();
+        self.0.consumer_watches.withdraw(self.1.id);
+    }
+}
+
+async fn read_loop(inner: Arc<Inner>, channel: Arc<Channel>, side: Arc<ReadSide>) -> ReadEnd {
+    let _ending = Ending(&inner, &side);
     let mut flowing = inner.flowing.subscribe();
     let mut watch = None;
+    let mut unread_check = UNREAD_CHECK;
     loop {
         loop {
             let on = *flowing.borrow_and_update();
@@ -166,6 +177,36 @@ async fn read_loop(
             }
         }
         inner.events.wait_room().await;
+        if side.polled() {
+            // The consumer's thread reads this worker: leave the socket to it, and look
+            // now and then for output it has left (it is busy), less often while none is.
+            watch = None;
+            let woken = tokio::time::timeout(unread_check, side.wake_reader.notified()).await;
+            if woken.is_ok() {
+                if let Some(FrameError::TooLong { limit }) = side.take_broken() {
+                    return ReadEnd::TooLong(limit);
+                }
+                unread_check = UNREAD_CHECK;
+            } else if channel.unread() == 0 {
+                unread_check = (unread_check * 2).min(UNREAD_CHECK_MAX);
+            } else {
+                unread_check = UNREAD_CHECK;
+                let mut lines = side.lock();
+                match read_gathered(&channel, &mut lines) {
+                    Ok(0) => return ReadEnd::Eof,
+                    Ok(n) => {
+                        if let Err(FrameError::TooLong { limit }) =
+                            side.delivered(&inner, &mut lines, n)
+                        {
+                            return ReadEnd::TooLong(limit);
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => return ReadEnd::Eof,
+                }
+            }
+            continue;
+        }
         if watch.is_none() {
             match channel.watch_reads() {
                 Ok(w) => watch = Some(w),
@@ -173,15 +214,25 @@ async fn read_loop(
             }
         }
         let Some(w) = &watch else { continue };
-        let Ok(mut ready) = w.readable().await else {
-            return ReadEnd::Eof;
+        let mut ready = tokio::select! {
+            ready = w.readable() => match ready {
+                Ok(ready) => ready,
+                Err(_) => return ReadEnd::Eof,
+            },
+            _ = side.wake_reader.notified() => match side.take_broken() {
+                Some(FrameError::TooLong { limit }) => return ReadEnd::TooLong(limit),
+                None => continue,
+            },
         };
-        let n = if inner.events.consumer_behind() && !inner.answers_make_room(id) {
+        let mut lines = side.lock();
+        let n = if inner.events.consumer_behind() && !inner.answers_make_room(side.id) {
             // JS has a batch it has not taken: what arrives now waits for it anyway. Let it
             // gather, unwatched so that the worker's writes meanwhile wake nobody (gather.rs).
+            drop(lines);
             drop(ready);
             watch = None;
             let _ = tokio::time::timeout(MAX_GATHER, inner.events.wait_taken()).await;
+            lines = side.lock();
             match read_gathered(&channel, &mut lines) {
                 Ok(0) => return ReadEnd::Eof,
                 Ok(n) => n,
@@ -208,16 +259,8 @@ async fn read_loop(
                 Err(_) => return ReadEnd::Eof,
             }
         };
-        Counters::add(&inner.counters.reads, 1);
-        Counters::add(&inner.counters.read_bytes, n as u64);
-        last_rx.store(inner.now_ms(), Ordering::Relaxed);
-        match lines.take_complete() {
-            Ok(Some(chunk)) => match serialization {
-                Serialization::Json => inner.deliver(id, &chunk),
-                Serialization::Advanced => inner.deliver_frames(id, &chunk),
-            },
-            Ok(None) => {}
-            Err(FrameError::TooLong { limit }) => return ReadEnd::TooLong(limit),
+        if let Err(FrameError::TooLong { limit }) = side.delivered(&inner, &mut lines, n) {
+            return ReadEnd::TooLong(limit);
         }
     }
 }

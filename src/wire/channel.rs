@@ -42,6 +42,16 @@ fn check(n: isize) -> io::Result<usize> {
     }
 }
 
+/// One non-blocking read of descriptor `fd` into the spare room of `buf`.
+pub fn read_fd_into(fd: RawFd, buf: &mut BytesMut) -> io::Result<usize> {
+    let spare = buf.spare_capacity_mut();
+    // SAFETY: reads at most `spare.len()` bytes into memory `buf` owns.
+    let n = check(unsafe { libc::read(fd, spare.as_mut_ptr().cast(), spare.len()) })?;
+    // SAFETY: the kernel initialised `n` bytes of the spare room.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
+}
+
 impl Channel {
     /// Takes a connected, non-blocking socket. Must run inside the runtime.
     pub fn new(stream: UnixStream) -> io::Result<Channel> {
@@ -74,13 +84,7 @@ impl Channel {
 
     /// One non-blocking read into the spare room of `buf`.
     pub fn read_into(&self, buf: &mut BytesMut) -> io::Result<usize> {
-        let spare = buf.spare_capacity_mut();
-        // SAFETY: reads at most `spare.len()` bytes into memory `buf` owns.
-        let n =
-            check(unsafe { libc::read(self.raw_fd(), spare.as_mut_ptr().cast(), spare.len()) })?;
-        // SAFETY: the kernel initialised `n` bytes of the spare room.
-        unsafe { buf.set_len(buf.len() + n) };
-        Ok(n)
+        read_fd_into(self.raw_fd(), buf)
     }
 
     /// Writes all of `data`, waiting for room; returns the number of write syscalls. The
@@ -124,6 +128,18 @@ impl Channel {
         // SAFETY: SIOCOUTQ writes one int.
         let ok = unsafe { libc::ioctl(self.raw_fd(), libc::TIOCOUTQ as _, &mut n) } == 0;
         ok.then_some(n.max(0) as usize)
+    }
+
+    /// Bytes the worker has written that nobody has read yet (FIONREAD); 0 if unknown.
+    pub fn unread(&self) -> usize {
+        let mut n: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int.
+        let ok = unsafe { libc::ioctl(self.raw_fd(), libc::FIONREAD as _, &mut n) } == 0;
+        if ok {
+            n.max(0) as usize
+        } else {
+            0
+        }
     }
 
     /// One non-blocking send of `data` from the calling thread (any thread may call it; the
