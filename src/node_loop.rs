@@ -47,7 +47,8 @@ fn uv() -> Option<&'static Uv> {
     static UV: OnceLock<Option<Uv>> = OnceLock::new();
     UV.get_or_init(|| {
         // SAFETY: each symbol is libuv's function of that name, whose C signature is the
-        // field's type.
+        // field's type (which is what each transmute targets).
+        #[allow(clippy::missing_transmute_annotations)]
         unsafe {
             Some(Uv {
                 handle_size: std::mem::transmute(symbol(c"uv_handle_size")?),

@@ -22,10 +22,12 @@ use crate::config::Serialization;
 use crate::counters::Counters;
 use crate::events::WorkerId;
 use crate::pool::inner::Inner;
-use crate::wire::channel::read_fd_into;
+use crate::wire::channel::read_fd_upto;
 use crate::wire::framing::FrameError;
 use crate::wire::reader::Reader;
 
+/// Most bytes in one read on the consumer's thread (a buffer's worth, as the core reads).
+const READ_MAX: usize = 64 << 10;
 /// Most bytes the consumer's thread reads in one go.
 const CONSUMER_READ_MAX: usize = 256 << 10;
 
@@ -166,31 +168,29 @@ impl ReadSide {
         reader: &mut Reader,
     ) -> Option<ConsumerRead> {
         let mut total = 0;
-        let mut closed = false;
         while total < CONSUMER_READ_MAX {
-            match read_fd_into(fd.as_raw_fd(), reader.buffer()) {
-                Ok(0) => {
-                    closed = true;
-                    break;
-                }
-                Ok(n) => total += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => {
-                    closed = true;
-                    break;
-                }
-            }
-        }
-        if total > 0 {
+            // Each read is delivered before the next, as the core's reader does: a message
+            // too long for the limit is then caught before it is whole.
+            let n = match read_fd_upto(fd.as_raw_fd(), reader.buffer(), READ_MAX) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+                Err(_) => break,
+            };
+            total += n;
             Counters::add(&inner.counters.consumer_reads, 1);
-            if let Err(e) = self.delivered(inner, reader, total) {
+            if let Err(e) = self.delivered(inner, reader, n) {
                 *self.broken.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
                 self.wake_reader.notify_one();
                 return Some(ConsumerRead::Closed);
             }
         }
-        // At the end, the core's reader (woken when the watch stops) sees it too and acts.
-        closed.then_some(ConsumerRead::Closed)
+        if total >= CONSUMER_READ_MAX {
+            return None;
+        }
+        // End of stream or an error: the core's reader (woken when the watch stops) sees it
+        // too and acts on it.
+        Some(ConsumerRead::Closed)
     }
 }
 

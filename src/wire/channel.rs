@@ -44,7 +44,14 @@ fn check(n: isize) -> io::Result<usize> {
 
 /// One non-blocking read of descriptor `fd` into the spare room of `buf`.
 pub fn read_fd_into(fd: RawFd, buf: &mut BytesMut) -> io::Result<usize> {
+    read_fd_upto(fd, buf, usize::MAX)
+}
+
+/// One non-blocking read of at most `max` bytes of descriptor `fd` into the spare room of `buf`.
+pub fn read_fd_upto(fd: RawFd, buf: &mut BytesMut, max: usize) -> io::Result<usize> {
     let spare = buf.spare_capacity_mut();
+    let len = max.min(spare.len());
+    let spare = &mut spare[..len];
     // SAFETY: reads at most `spare.len()` bytes into memory `buf` owns.
     let n = check(unsafe { libc::read(fd, spare.as_mut_ptr().cast(), spare.len()) })?;
     // SAFETY: the kernel initialised `n` bytes of the spare room.

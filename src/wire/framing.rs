@@ -90,6 +90,13 @@ impl LineReader {
     pub fn take_complete(&mut self) -> Result<Option<Bytes>, FrameError> {
         match memchr::memrchr(b'\n', &self.buf) {
             Some(last) => {
+                // The first line may have begun in earlier reads, however big they were.
+                let first = memchr::memchr(b'\n', &self.buf[..=last]).unwrap_or(last);
+                if first > self.max_line {
+                    return Err(FrameError::TooLong {
+                        limit: self.max_line,
+                    });
+                }
                 let chunk = self.buf.split_to(last + 1).freeze();
                 self.check_partial()?;
                 Ok(Some(chunk))
@@ -232,6 +239,13 @@ mod tests {
     fn reader_rejects_a_line_past_the_limit() {
         let mut r = LineReader::new(8);
         r.buffer().extend_from_slice(b"123456789");
+        assert_eq!(r.take_complete(), Err(FrameError::TooLong { limit: 8 }));
+    }
+
+    #[test]
+    fn reader_rejects_a_line_past_the_limit_read_whole_in_one_go() {
+        let mut r = LineReader::new(8);
+        r.buffer().extend_from_slice(b"123456789\n1\n");
         assert_eq!(r.take_complete(), Err(FrameError::TooLong { limit: 8 }));
     }
 
