@@ -78,16 +78,28 @@ impl Inner {
         Duration::from_millis(self.now_ms().saturating_sub(ms))
     }
 
-    /// Dispatches a pool's queue and reports a saturation change.
+    /// Dispatches a pool's queue and reports a saturation change. What this thread writes
+    /// at once makes room for more: the queue is dispatched again while that goes on.
     pub(crate) fn after_change(&self, st: &mut State, pool: PoolId) {
-        if st.dispatch(pool, self.config.worker_high_water) {
-            self.events.push(Event::Saturation { pool });
-        }
-        for id in std::mem::take(&mut st.handed) {
-            if !self.write_now(st, id) {
-                if let Some(w) = st.workers.get(&id) {
+        loop {
+            if st.dispatch(pool, self.config.worker_high_water) {
+                self.events.push(Event::Saturation { pool });
+            }
+            let mut wrote = false;
+            for id in std::mem::take(&mut st.handed) {
+                let had_output = st.workers.get(&id).is_some_and(|w| !w.out.is_empty());
+                if self.write_now(st, id) {
+                    wrote |= had_output;
+                } else if let Some(w) = st.workers.get(&id) {
                     w.wake_writer();
                 }
+            }
+            let waiting = st
+                .pools
+                .get(&pool)
+                .is_some_and(|p| p.saturated || !p.queue.is_empty());
+            if !(wrote && waiting) {
+                return;
             }
         }
     }

@@ -171,7 +171,9 @@ impl ReadSide {
         while total < CONSUMER_READ_MAX {
             // Each read is delivered before the next, as the core's reader does: a message
             // too long for the limit is then caught before it is whole.
-            let n = match read_fd_upto(fd.as_raw_fd(), reader.buffer(), READ_MAX) {
+            let buffer = reader.buffer();
+            let asked = READ_MAX.min(buffer.capacity() - buffer.len());
+            let n = match read_fd_upto(fd.as_raw_fd(), buffer, READ_MAX) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
@@ -183,6 +185,10 @@ impl ReadSide {
                 *self.broken.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
                 self.wake_reader.notify_one();
                 return Some(ConsumerRead::Closed);
+            }
+            if n < asked {
+                // The socket is empty now, most likely: the poll says when it is not.
+                return None;
             }
         }
         if total >= CONSUMER_READ_MAX {

@@ -67,8 +67,11 @@ pub struct Worker {
     pub io: Option<WorkerIo>,
     /// Serialized messages not yet taken by the writer task.
     pub out: Vec<u8>,
-    /// Bytes the writer task is writing right now.
+    /// Bytes the writer task is writing right now (`rest` included).
     pub inflight: usize,
+    /// The end of a write from JS's thread that the socket did not take whole: the writer
+    /// writes it before anything in `out` (its messages count as taken).
+    pub rest: Vec<u8>,
     /// Paused by its own control message.
     pub paused: bool,
     pub pause_gen: u32,
@@ -111,6 +114,7 @@ impl Worker {
             io: None,
             out: Vec::new(),
             inflight: 0,
+            rest: Vec::new(),
             paused: false,
             pause_gen: 0,
             last_pick: 0,

@@ -129,7 +129,11 @@ impl Inner {
         let Some(w) = st.workers.get_mut(&id) else {
             return tasks::Step::Gone;
         };
-        if !w.out.is_empty() {
+        if !w.rest.is_empty() {
+            // Counted in `inflight` since `write_now` left it.
+            std::mem::swap(&mut w.rest, buf);
+            tasks::Step::Write
+        } else if !w.out.is_empty() {
             std::mem::swap(&mut w.out, buf);
             w.inflight = buf.len();
             w.untaken = 0;
@@ -142,11 +146,11 @@ impl Inner {
     }
 
     /// Writes a worker's queued output at once from the calling thread (JS's, in a send)
-    /// when nothing else is on its way to it: its writer is idle, everything written before
-    /// has been read by the worker, and the output is small enough to fit the empty socket
-    /// whole. A message to an idle worker then reaches it without waking the core's thread
-    /// first (one thread hop less on every round trip). True when `out` was written; false
-    /// leaves it to the writer task (the caller wakes it).
+    /// when nothing else is on its way to it (its writer is idle). A message to an idle
+    /// worker then reaches it without waking the core's thread first (one thread hop less
+    /// on every round trip). What the socket does not take goes to the writer as `rest`
+    /// (a part of a line must never stay behind in `out`). True when nothing is left for
+    /// the writer; false when the caller must wake it.
     pub(crate) fn write_now(&self, st: &mut State, id: WorkerId) -> bool {
         let Some(w) = st.workers.get_mut(&id) else {
             return true;
@@ -158,29 +162,25 @@ impl Inner {
             return false;
         }
         let Some(io) = &w.io else { return false };
-        // Only a socket the worker has emptied surely takes the whole output: a part of a
-        // line must never stay behind in `out`.
-        if io.channel.unread_by_peer() != Some(0) {
+        let written = match io.channel.send_now(&w.out) {
+            Ok(n) => n,
+            // No room (or an error the writer will meet too): the writer has it all.
+            Err(_) => return false,
+        };
+        if written == 0 {
             return false;
         }
-        let writes = match io.channel.send_now(&w.out) {
-            Ok(n) if n == w.out.len() => 1,
-            // Nothing taken (or an error the writer will meet too): the writer has it.
-            Ok(0) | Err(_) => return false,
-            // Not expected (the empty socket has room for it), but a part of a line must
-            // not stay behind: the rest goes now, waiting for room if it must.
-            Ok(n) => match io.channel.send_all_blocking(&w.out[n..]) {
-                Ok(more) => 1 + more,
-                Err(_) => {
-                    w.out.clear();
-                    return false;
-                }
-            },
-        };
-        Counters::add(&self.counters.writes, writes);
-        Counters::add(&self.counters.written_bytes, w.out.len() as u64);
-        w.out.clear();
+        Counters::add(&self.counters.writes, 1);
+        Counters::add(&self.counters.written_bytes, written as u64);
         w.untaken = 0;
+        if written < w.out.len() {
+            w.rest.clear();
+            w.rest.extend_from_slice(&w.out[written..]);
+            w.inflight = w.rest.len();
+            w.out.clear();
+            return false;
+        }
+        w.out.clear();
         if w.notify_ready && !w.backed_up(self.config.worker_high_water) {
             w.notify_ready = false;
             self.events.push(Event::WorkerReady { worker: id });

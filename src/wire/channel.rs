@@ -128,15 +128,6 @@ impl Channel {
         Ok(writes)
     }
 
-    /// Bytes written to the socket that the worker has not read yet (SIOCOUTQ), or None if
-    /// the kernel does not say.
-    pub fn unread_by_peer(&self) -> Option<usize> {
-        let mut n: libc::c_int = 0;
-        // SAFETY: SIOCOUTQ writes one int.
-        let ok = unsafe { libc::ioctl(self.raw_fd(), libc::TIOCOUTQ as _, &mut n) } == 0;
-        ok.then_some(n.max(0) as usize)
-    }
-
     /// Bytes the worker has written that nobody has read yet (FIONREAD); 0 if unknown.
     pub fn unread(&self) -> usize {
         let mut n: libc::c_int = 0;
@@ -161,32 +152,6 @@ impl Channel {
                 libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
             )
         })
-    }
-
-    /// Sends all of `data` from the calling thread, waiting in poll(2) for room: only for
-    /// the rest of a line that `send_now` took in part. Returns the number of sends.
-    pub fn send_all_blocking(&self, mut data: &[u8]) -> io::Result<u64> {
-        let mut sends = 0;
-        while !data.is_empty() {
-            match self.send_now(data) {
-                Ok(n) => {
-                    sends += 1;
-                    data = &data[n..];
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let mut pfd = libc::pollfd {
-                        fd: self.raw_fd(),
-                        events: libc::POLLOUT,
-                        revents: 0,
-                    };
-                    // SAFETY: one pollfd on the stack.
-                    unsafe { libc::poll(&mut pfd, 1, 100) };
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(sends)
     }
 
     /// Half-close: the worker sees the end of its input; its replies still arrive.
