@@ -35,13 +35,18 @@ function pipeSocket (fd, writable) {
   return new net.Socket({ fd, readable: !writable, writable })
 }
 
+/**
+ * `batch`: `events` (its first `length` ints, or all of them), `replies`, `parts` (its
+ * results when the core handed them over already), and the rarer parts of an EventBatch.
+ */
 function handleBatch (m, batch) {
   const ev = batch.events
+  const end = batch.length ?? ev.length
   let resultCount = 0
-  for (let i = 0; i < ev.length; i += STRIDE) if (ev[i] === EV.RESULTS && !ev[i + 3]) resultCount += ev[i + 2]
+  for (let i = 0; i < end; i += STRIDE) if (ev[i] === EV.RESULTS && !ev[i + 3]) resultCount += ev[i + 2]
   // Results of JSON pools, and of `advanced` pools (frames, read one by one): two sources,
   // each taken in the order of the results events that announce them.
-  const results = [resultCount > 0 ? takeResults(m, resultCount) : null, batch.frames ? readFrames(batch.frames) : null]
+  const results = [resultCount > 0 ? takeResults(m, resultCount, batch.parts) : null, batch.frames ? readFrames(batch.frames) : null]
   const dropped = [batch.dropped ? JSON.parse(batch.dropped) : null, batch.droppedFrames ? readFrames(batch.droppedFrames) : null]
   const failed = [batch.failed ? JSON.parse(batch.failed) : null, batch.failedFrames ? readFrames(batch.failedFrames) : null]
   const r = [0, 0]
@@ -49,7 +54,7 @@ function handleBatch (m, batch) {
   const fk = [0, 0]
   let replyAt = 0 // reply mode: `replies` has one entry per result of either kind
   let f = 0
-  for (let i = 0; i < ev.length; i += STRIDE) {
+  for (let i = 0; i < end; i += STRIDE) {
     switch (ev[i]) {
       case EV.RESULTS: {
         const kind = ev[i + 3]
@@ -78,11 +83,15 @@ function handleBatch (m, batch) {
   if (results[0] || results[1]) m._updateFlow()
 }
 
-/** The `count` results of JSON pools announced by this batch. */
-function takeResults (m, count) {
+/** The `count` results of JSON pools announced by this batch (`parts` if handed over). */
+function takeResults (m, count, parts) {
+  if (parts) return parseBatch(parts, m._partKinds, count)
   // One kind per part; a part holds at least one result.
-  if (m._partKinds.length < count) m._partKinds = new Uint8Array(Math.max(count, 2 * m._partKinds.length))
-  return parseBatch(m._core.takeResults(m._partKinds), m._partKinds, count)
+  if (m._partKinds.length < count) {
+    m._partKinds = new Uint8Array(Math.max(count, 2 * m._partKinds.length))
+    m._core.shareArrays(m._eventInts, m._replyEntries, m._partKinds)
+  }
+  return parseBatch(m._core.takeResults(), m._partKinds, count)
 }
 
 /** Reply mode: a message failed for good; a call rejects, a sent message is a 'failed' event. */

@@ -49,14 +49,18 @@ class Manager extends Duplex {
     /** Fork options set after creation (0.0.7 style); merged over `config.fork`. */
     this.options = undefined
     this._warned = new Set() // fork-option warnings already emitted by this manager
-    this._core = new Core(coreConfig(cfg), () => this._onWake())
+    this._core = new Core(coreConfig(cfg), (n, parts) => this._onWake(n, parts))
     this._pools = new Map() // script -> pool
+    this._flowing = true // what the core was last told (it starts flowing)
     this._poolsById = new Map() // id -> pool (kept for late events)
     this._workersById = new Map()
-    this._eventInts = new Int32Array(EVENT_STRIDE * 1024) // for takeEventsInto()
-    // Reply mode gives every result an entry; outside it there are none (an empty array).
+    // The arrays the core writes a batch into (see shareArrays() in src/binding.rs): its
+    // events; reply mode's entry per result (outside it none: an empty array); the kind of
+    // each part of its results.
+    this._eventInts = new Int32Array(EVENT_STRIDE * 1024)
     this._replyEntries = new Float64Array(cfg.reply ? 8192 : 0)
-    this._partKinds = new Uint8Array(1024) // for takeResults()
+    this._partKinds = new Uint8Array(1024)
+    this._core.shareArrays(this._eventInts, this._replyEntries, this._partKinds)
     // Workers removed before their start reached JS: started in the core, never shown.
     this._unseen = new Set()
     this._pending = new LineBatch() // serialized lines waiting for one crossing
@@ -589,7 +593,11 @@ class Manager extends Duplex {
       const s = pool.stream
       if (room && s && s.readableFlowing !== null && !pool.streamRoom) room = false
     }
-    this._core.setFlowing(room)
+    // Only a change crosses into the core (this runs after every batch of results).
+    if (room !== this._flowing) {
+      this._flowing = room
+      this._core.setFlowing(room)
+    }
   }
 
   _updatePaused () {
@@ -708,12 +716,15 @@ class Manager extends Duplex {
 
   // ---- events from the core ----------------------------------------------------------
 
-  _onWake () {
-    // Most batches (results, lifecycle events) are written into these two arrays; the rest
-    // come as one object.
-    const n = this._core.takeEventsInto(this._eventInts, this._replyEntries)
+  /**
+   * A batch is ready. From a read on the main thread the core has already written it into
+   * the shared arrays (`n` ints of events, or -1: take it whole) with its results' `parts`
+   * (left out when they did not fit); from the core's thread it comes with no arguments.
+   */
+  _onWake (n, parts) {
+    if (n === undefined) n = this._core.takeEventsInto()
     if (n < 0) handleBatch(this, this._core.takeEvents())
-    else handleBatch(this, { events: this._eventInts.subarray(0, n), replies: this._replyEntries })
+    else handleBatch(this, { events: this._eventInts, length: n, replies: this._replyEntries, parts })
   }
 
 }

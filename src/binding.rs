@@ -273,15 +273,58 @@ fn encode(event: Event, texts: &mut Vec<String>) -> [i32; STRIDE] {
 /// The native half of a manager; `index.js` builds the public object around it.
 #[napi]
 pub struct Core {
+    shared: Rc<Shared>,
+}
+
+/// What a Core and its direct calls into JS (see `DirectCall`) share, on the main thread.
+pub struct Shared {
     manager: Manager,
-    /// The results of the last `takeEvents()`, as JSON array texts.
+    /// The results of the last batch taken, until `takeResults()` takes them.
     results: std::sync::Mutex<JsonPieces>,
-    /// A batch `takeEventsInto()` could not write into JS's arrays, for `takeEvents()`.
+    /// A batch that JS's arrays could not carry, for `takeEvents()`.
     held: std::sync::Mutex<Option<EventBatch>>,
     /// See `stringEscapes()`.
     string_escapes: AtomicU64,
     /// Workers' sockets on Node's loop, read there while JS keeps up (see `node_loop`).
     loop_reads: std::cell::RefCell<Option<LoopReads>>,
+    /// The arrays JS keeps for the common batch (see `shareArrays()`).
+    arrays: std::cell::RefCell<Option<WakeArrays>>,
+}
+
+impl std::ops::Deref for Core {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+/// JS's arrays for a batch's events, reply entries and result kinds; written in place so
+/// that the common batch allocates nothing for JS.
+struct WakeArrays {
+    events: Int32Array,
+    replies: Float64Array,
+    kinds: Uint8Array,
+}
+
+impl WakeArrays {
+    /// The arrays' elements, to write.
+    fn slices(&mut self) -> (&mut [i32], &mut [f64], &mut [u8]) {
+        // SAFETY: JS reads these arrays only after the core's call that writes them has
+        // returned (the main thread runs one thing at a time), and keeps them alive while
+        // they are shared (each holds a reference).
+        unsafe {
+            (
+                self.events.as_mut(),
+                self.replies.as_mut(),
+                self.kinds.as_mut(),
+            )
+        }
+    }
+}
+
+/// The shared kinds array, or none.
+fn kinds_of(arrays: &mut Option<WakeArrays>) -> &mut [u8] {
+    arrays.as_mut().map(|a| a.slices().2).unwrap_or(&mut [])
 }
 
 /// How a batch from JS is laid out.
@@ -299,7 +342,9 @@ pub enum BatchFormat {
 
 #[napi]
 impl Core {
-    /// `onWake` is called (with no arguments) whenever `takeEvents()` has something new.
+    /// `onWake` is called whenever `takeEvents()` has something new: with no arguments from
+    /// the core's thread; from a read on the main thread, with the batch itself (see
+    /// `Shared::deliver`).
     #[napi(constructor)]
     pub fn new(env: &Env, config: CoreConfig, on_wake: Function<(), ()>) -> Result<Self> {
         let on_wake_raw = on_wake.raw();
@@ -335,15 +380,39 @@ impl Core {
         let mut uv_loop = std::ptr::null_mut();
         // SAFETY: writes the env's loop pointer into `uv_loop`.
         unsafe { napi::sys::napi_get_uv_event_loop(env.raw(), &mut uv_loop) };
-        let direct = Rc::new(DirectCall::new(env, on_wake_raw)?);
-        let loop_reads = LoopReads::new(uv_loop.cast(), &manager, Rc::new(move || direct.call()));
-        Ok(Core {
-            manager,
-            results: Default::default(),
-            held: Default::default(),
-            string_escapes: AtomicU64::new(0),
-            loop_reads: std::cell::RefCell::new(loop_reads),
-        })
+        let direct = DirectCall::new(env, on_wake_raw)?;
+        let shared = Rc::new_cyclic(|me: &std::rc::Weak<Shared>| {
+            let me = me.clone();
+            let take_now = Rc::new(move || {
+                if let Some(shared) = me.upgrade() {
+                    shared.deliver(&direct);
+                }
+            });
+            Shared {
+                loop_reads: std::cell::RefCell::new(LoopReads::new(
+                    uv_loop.cast(),
+                    &manager,
+                    take_now,
+                )),
+                manager,
+                results: Default::default(),
+                held: Default::default(),
+                string_escapes: AtomicU64::new(0),
+                arrays: Default::default(),
+            }
+        });
+        Ok(Core { shared })
+    }
+
+    /// The arrays `takeEventsInto()` and `takeResults()` write into, and a main-thread read
+    /// hands to `onWake`; shared again whenever JS replaces one.
+    #[napi]
+    pub fn share_arrays(&self, events: Int32Array, replies: Float64Array, kinds: Uint8Array) {
+        *self.arrays.borrow_mut() = Some(WakeArrays {
+            events,
+            replies,
+            kinds,
+        });
     }
 
     #[napi]
@@ -601,41 +670,33 @@ impl Core {
         whole_batch(flat, texts, batch)
     }
 
-    /// The common batch without allocating anything for JS: its events written into
-    /// `events` and its reply entries into `replies` (arrays JS keeps), returning how many
-    /// ints of `events` it wrote. Returns -1 when the batch does not fit them or has parts
-    /// they cannot carry (texts, dropped or failed messages, frames); `takeEvents()` then
-    /// returns it whole. (An EventBatch object with its typed arrays costs ~10 µs of the
-    /// main thread, more than the rest of a lone answer's handling.)
+    /// The common batch without allocating anything for JS: its events written into the
+    /// shared `events` and its reply entries into `replies`, returning how many ints of
+    /// `events` it wrote. Returns -1 when the batch does not fit them or has parts they
+    /// cannot carry (texts, dropped or failed messages, frames); `takeEvents()` then returns
+    /// it whole. (An EventBatch object with its typed arrays costs ~10 µs of the main
+    /// thread, more than the rest of a lone answer's handling.)
     #[napi]
-    pub fn take_events_into(
-        &self,
-        mut events: Int32ArraySlice,
-        mut replies: Float64ArraySlice,
-    ) -> i32 {
+    pub fn take_events_into(&self) -> i32 {
         let (flat, texts, batch) = self.flatten();
-        // SAFETY: JS passes arrays it does not touch during this call (the main thread runs
-        // nothing else meanwhile).
-        let (events_out, replies_out) = unsafe { (events.as_mut(), replies.as_mut()) };
-        let simple = texts.is_empty()
-            && batch.dropped.is_empty()
-            && batch.failed.is_empty()
-            && batch.failed_seqs.is_empty()
-            && batch.frames.is_empty()
-            && batch.dropped_frames.is_empty()
-            && batch.failed_frames.is_empty()
-            && flat.len() <= events_out.len()
-            && batch.replies.len() <= replies_out.len()
-            && flat.len() <= i32::MAX as usize;
-        if !simple {
-            *lock(&self.held) = Some(whole_batch(flat, texts, batch));
-            return -1;
-        }
-        events_out[..flat.len()].copy_from_slice(&flat);
-        replies_out[..batch.replies.len()].copy_from_slice(&batch.replies);
-        flat.len() as i32
+        self.write_batch(flat, texts, batch)
     }
 
+    /// The results announced by the last `takeEvents()`, in order: JSON array texts (each
+    /// under ~96 KiB, see pieces.rs) and long string results already decoded. The shared
+    /// `kinds[i]` is set to 1 where part i is such a string, to 0 where it is an array
+    /// text; JS gives it room for one entry per result.
+    #[napi]
+    pub fn take_results<'env>(&self, env: &'env Env) -> Result<Vec<JsString<'env>>> {
+        let results = std::mem::take(&mut *lock(&self.results));
+        let mut arrays = self.arrays.borrow_mut();
+        let texts = result_strings(env, &results, kinds_of(&mut arrays));
+        self.manager.recycle_results(results);
+        texts
+    }
+}
+
+impl Shared {
     /// Takes the core's batch: its events flattened, the texts they refer to, and the rest
     /// (its results are kept for `takeResults()`).
     fn flatten(&self) -> (Vec<i32>, Vec<String>, Batch) {
@@ -652,44 +713,86 @@ impl Core {
         (flat, texts, batch)
     }
 
-    /// The results announced by the last `takeEvents()`, in order: JSON array texts (each
-    /// under ~96 KiB, see pieces.rs) and long string results already decoded. `kinds[i]`
-    /// is set to 1 where part i is such a string, to 0 where it is an array text; JS gives
-    /// it room for one entry per result. ASCII text (the usual case) becomes a one-byte
-    /// string without UTF-8 decoding.
-    #[napi]
-    pub fn take_results<'env>(
-        &self,
-        env: &'env Env,
-        mut kinds: Uint8ArraySlice,
-    ) -> Result<Vec<JsString<'env>>> {
-        let results = std::mem::take(&mut *lock(&self.results));
-        // SAFETY: JS does not touch `kinds` during this call.
-        let kinds = unsafe { kinds.as_mut() };
-        let texts = results
-            .parts()
-            .enumerate()
-            .map(|(i, part)| {
-                let (kind, text) = match part {
-                    Part::Json { text, ascii: true } => (0, env.create_string_latin1(text)),
-                    // SAFETY: the core only puts validated UTF-8 in the results.
-                    Part::Json { text, .. } => (
-                        0,
-                        env.create_string(unsafe { std::str::from_utf8_unchecked(text) }),
-                    ),
-                    Part::Latin1(bytes) => (1, env.create_string_latin1(bytes)),
-                    Part::Utf16(units) => (1, env.create_string_utf16(units)),
-                };
-                let slot = kinds
-                    .get_mut(i)
-                    .ok_or_else(|| Error::new(Status::InvalidArg, "kinds is too short"))?;
-                *slot = kind;
-                text
-            })
-            .collect();
-        self.manager.recycle_results(results);
-        texts
+    /// Writes a taken batch into the shared arrays (see `takeEventsInto()`), or holds it
+    /// for `takeEvents()` and returns -1.
+    fn write_batch(&self, flat: Vec<i32>, texts: Vec<String>, batch: Batch) -> i32 {
+        let mut arrays = self.arrays.borrow_mut();
+        let fits = arrays.as_ref().is_some_and(|a| {
+            texts.is_empty()
+                && batch.dropped.is_empty()
+                && batch.failed.is_empty()
+                && batch.failed_seqs.is_empty()
+                && batch.frames.is_empty()
+                && batch.dropped_frames.is_empty()
+                && batch.failed_frames.is_empty()
+                && flat.len() <= a.events.len()
+                && batch.replies.len() <= a.replies.len()
+                && flat.len() <= i32::MAX as usize
+        });
+        let Some(a) = arrays.as_mut().filter(|_| fits) else {
+            *lock(&self.held) = Some(whole_batch(flat, texts, batch));
+            return -1;
+        };
+        let (events, replies, _) = a.slices();
+        events[..flat.len()].copy_from_slice(&flat);
+        replies[..batch.replies.len()].copy_from_slice(&batch.replies);
+        flat.len() as i32
     }
+
+    /// After a read on the main thread: calls `onWake(n, parts)` with the batch already
+    /// taken, as `takeEventsInto()` and `takeResults()` would give it (parts is left out
+    /// when the kinds array is too short for them, and n is -1 for a batch to take whole),
+    /// which saves JS two calls into the core on every answer.
+    fn deliver(&self, call: &DirectCall) {
+        call.call(|env| {
+            let (flat, texts, batch) = self.flatten();
+            let n = self.write_batch(flat, texts, batch);
+            // SAFETY: values made on this env, in the caller's handle scope.
+            let mut args = vec![unsafe { ToNapiValue::to_napi_value(env.raw(), n)? }];
+            let results = std::mem::take(&mut *lock(&self.results));
+            let mut arrays = self.arrays.borrow_mut();
+            let kinds = kinds_of(&mut arrays);
+            if n >= 0 && !results.is_empty() && results.part_count() <= kinds.len() {
+                let parts = result_strings(env, &results, kinds)?;
+                // SAFETY: as above.
+                args.push(unsafe { ToNapiValue::to_napi_value(env.raw(), parts)? });
+                self.manager.recycle_results(results);
+            } else {
+                *lock(&self.results) = results;
+            }
+            Ok(args)
+        });
+    }
+}
+
+/// A batch's results as JS strings (see `takeResults()`); `kinds[i]` gets part i's kind.
+/// ASCII text (the usual case) becomes a one-byte string without UTF-8 decoding.
+fn result_strings<'env>(
+    env: &'env Env,
+    results: &JsonPieces,
+    kinds: &mut [u8],
+) -> Result<Vec<JsString<'env>>> {
+    results
+        .parts()
+        .enumerate()
+        .map(|(i, part)| {
+            let (kind, text) = match part {
+                Part::Json { text, ascii: true } => (0, env.create_string_latin1(text)),
+                // SAFETY: the core only puts validated UTF-8 in the results.
+                Part::Json { text, .. } => (
+                    0,
+                    env.create_string(unsafe { std::str::from_utf8_unchecked(text) }),
+                ),
+                Part::Latin1(bytes) => (1, env.create_string_latin1(bytes)),
+                Part::Utf16(units) => (1, env.create_string_utf16(units)),
+            };
+            let slot = kinds
+                .get_mut(i)
+                .ok_or_else(|| Error::new(Status::InvalidArg, "kinds is too short"))?;
+            *slot = kind;
+            text
+        })
+        .collect()
 }
 
 /// A JS function called from native code on the main thread with no JS on the stack (a
@@ -731,7 +834,8 @@ impl DirectCall {
         Ok(call)
     }
 
-    fn call(&self) {
+    /// Calls the function with the arguments `args` makes (in the call's handle scope).
+    fn call(&self, args: impl FnOnce(&Env) -> Result<Vec<sys::napi_value>>) {
         // SAFETY: called on the main thread outside any JS frame (see node_loop); every
         // handle made here lives in the scope opened here.
         unsafe {
@@ -739,20 +843,39 @@ impl DirectCall {
             if sys::napi_open_handle_scope(self.env, &mut scope) != sys::Status::napi_ok {
                 return;
             }
-            let mut func = std::ptr::null_mut();
-            let mut recv = std::ptr::null_mut();
-            let mut result = std::ptr::null_mut();
-            sys::napi_get_reference_value(self.env, self.func, &mut func);
-            sys::napi_get_global(self.env, &mut recv);
-            let status = sys::napi_make_callback(
-                self.env,
-                self.context,
-                recv,
-                func,
-                0,
-                std::ptr::null(),
-                &mut result,
-            );
+            let env = Env::from_raw(self.env);
+            let status = match args(&env) {
+                Ok(argv) => {
+                    let mut func = std::ptr::null_mut();
+                    let mut recv = std::ptr::null_mut();
+                    let mut result = std::ptr::null_mut();
+                    sys::napi_get_reference_value(self.env, self.func, &mut func);
+                    sys::napi_get_global(self.env, &mut recv);
+                    sys::napi_make_callback(
+                        self.env,
+                        self.context,
+                        recv,
+                        func,
+                        argv.len(),
+                        argv.as_ptr(),
+                        &mut result,
+                    )
+                }
+                Err(e) => {
+                    let msg = format!("forkfriend: {e}");
+                    let mut text = std::ptr::null_mut();
+                    let mut error = std::ptr::null_mut();
+                    sys::napi_create_string_utf8(
+                        self.env,
+                        msg.as_ptr().cast(),
+                        msg.len() as isize,
+                        &mut text,
+                    );
+                    sys::napi_create_error(self.env, std::ptr::null_mut(), text, &mut error);
+                    sys::napi_throw(self.env, error);
+                    sys::Status::napi_pending_exception
+                }
+            };
             if status == sys::Status::napi_pending_exception {
                 let mut error = std::ptr::null_mut();
                 sys::napi_get_and_clear_last_exception(self.env, &mut error);

@@ -112,6 +112,11 @@ impl JsonPieces {
         self.text.is_empty() && self.wide.is_empty()
     }
 
+    /// How many closed parts `parts()` yields.
+    pub fn part_count(&self) -> usize {
+        self.ends.len()
+    }
+
     /// The closed parts, in order.
     pub fn parts(&self) -> impl Iterator<Item = Part<'_>> {
         let (mut at, mut wide_at) = (0, 0);
