@@ -143,3 +143,19 @@ test('text beyond ASCII survives every path: batched, long, alone, and worker.se
   worker.send({ direct: 'ñandú' });
   assert.deepEqual((await direct).message, { direct: 'ñandú' });
 });
+
+test('sends a backed-up worker cannot take at once arrive whole and in order (one per tick, 48 KiB each)', { timeout: 30000 }, async (t) => {
+  // Each send crosses alone and is written from the main thread while the worker's socket has
+  // room: the socket fills up while the worker is busy, so one write is taken in part (its
+  // end goes to the core's writer) and later ones wait for the writer.
+  const { manager } = await startOne(t, fixture('late-start.js'));
+  const sent = Array.from({ length: 40 }, (_, i) => `${i}:${String.fromCharCode(97 + (i % 26)).repeat(48 * 1024)}`);
+  const got = collectMessages(manager, sent.length);
+  for (const m of sent) {
+    manager.send(m);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const answers = (await got).map((r) => r.message);
+  assert.equal(answers.length, sent.length);
+  for (let i = 0; i < sent.length; i++) assert.ok(answers[i] === sent[i], `message ${i} came back whole, in its place`);
+});
