@@ -50,6 +50,10 @@ class Manager extends Duplex {
     this.options = undefined
     this._warned = new Set() // fork-option warnings already emitted by this manager
     this._core = new Core(coreConfig(cfg), (n, parts) => this._onWake(n, parts))
+    // submit() and call(): the core's entry points for every message (see hotCalls()).
+    const hot = this._core.hotCalls()
+    this._coreSubmit = hot.submit
+    this._coreCall = hot.call
     this._pools = new Map() // script -> pool
     this._flowing = true // what the core was last told (it starts flowing)
     this._poolsById = new Map() // id -> pool (kept for late events)
@@ -320,12 +324,12 @@ class Manager extends Duplex {
     let seq
     if (string !== null) {
       const { buffer, length } = encodeString(string)
-      seq = this._core.call(pool.id, buffer, length, BatchFormat.JsonWithStrings, timeout ?? -1)
+      seq = this._coreCall(pool.id, buffer, length, BatchFormat.JsonWithStrings, timeout ?? -1)
     } else if (line !== null) {
       const { buffer, length } = encode(line)
-      seq = this._core.call(pool.id, buffer, length, BatchFormat.Json, timeout ?? -1)
+      seq = this._coreCall(pool.id, buffer, length, BatchFormat.Json, timeout ?? -1)
     } else {
-      seq = this._core.call(pool.id, bytes, bytes.length, BatchFormat.Frames, timeout ?? -1)
+      seq = this._coreCall(pool.id, bytes, bytes.length, BatchFormat.Frames, timeout ?? -1)
     }
     this._count(line, string, bytes)
     return this._calls.add(seq, signal)
@@ -402,7 +406,7 @@ class Manager extends Duplex {
     if (batch.count > 0) {
       batch.seal()
       const format = batch.strings ? BatchFormat.JsonWithStrings : BatchFormat.Json
-      const done = this._core.submit(this._pendingTarget, batch.buffer, batch.length, this._pendingNoDrop, format)
+      const done = this._coreSubmit(this._pendingTarget, batch.buffer, batch.length, this._pendingNoDrop, format)
       batch.clear()
       saturated = this._afterSubmit(done)
     }
@@ -417,18 +421,18 @@ class Manager extends Duplex {
   /** Hands newline-separated JSON text to the core; true when a target pool is saturated. */
   _submit (target, text, noDrop) {
     const { buffer, length } = encode(text)
-    return this._afterSubmit(this._core.submit(target, buffer, length, noDrop, BatchFormat.Json))
+    return this._afterSubmit(this._coreSubmit(target, buffer, length, noDrop, BatchFormat.Json))
   }
 
   /** Hands one string message to the core, which escapes it (see coreEscapes()). */
   _submitString (target, string, noDrop) {
     const { buffer, length } = encodeString(string)
-    return this._afterSubmit(this._core.submit(target, buffer, length, noDrop, BatchFormat.JsonWithStrings))
+    return this._afterSubmit(this._coreSubmit(target, buffer, length, noDrop, BatchFormat.JsonWithStrings))
   }
 
   /** Hands whole frames `buffer[0, length)` to the core, for `advanced` pools. */
   _submitFrames (target, buffer, length, noDrop) {
-    return this._afterSubmit(this._core.submit(target, buffer, length, noDrop, BatchFormat.Frames))
+    return this._afterSubmit(this._coreSubmit(target, buffer, length, noDrop, BatchFormat.Frames))
   }
 
   /**
