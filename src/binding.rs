@@ -289,6 +289,8 @@ pub struct Shared {
     loop_reads: std::cell::RefCell<Option<LoopReads>>,
     /// The arrays JS keeps for the common batch (see `shareArrays()`).
     arrays: std::cell::RefCell<Option<WakeArrays>>,
+    /// A batch's events as ints, kept between batches (see `flatten`).
+    flat: std::cell::RefCell<Vec<i32>>,
 }
 
 impl std::ops::Deref for Core {
@@ -399,6 +401,7 @@ impl Core {
                 held: Default::default(),
                 string_escapes: AtomicU64::new(0),
                 arrays: Default::default(),
+                flat: Default::default(),
             }
         });
         Ok(Core { shared })
@@ -718,7 +721,9 @@ impl Shared {
             r.after_take(batch.result_count());
         }
         let mut texts = Vec::new();
-        let mut flat = Vec::with_capacity(batch.events.len() * STRIDE);
+        let mut flat = std::mem::take(&mut *self.flat.borrow_mut());
+        flat.clear();
+        flat.reserve(batch.events.len() * STRIDE);
         for event in batch.events.drain(..) {
             flat.extend_from_slice(&encode(event, &mut texts));
         }
@@ -749,7 +754,17 @@ impl Shared {
         let (events, replies, _) = a.slices();
         events[..flat.len()].copy_from_slice(&flat);
         replies[..batch.replies.len()].copy_from_slice(&batch.replies);
-        flat.len() as i32
+        let n = flat.len() as i32;
+        // Their memory serves the next batch.
+        *self.flat.borrow_mut() = flat;
+        let Batch {
+            events,
+            mut replies,
+            ..
+        } = batch;
+        replies.clear();
+        self.manager.recycle_lists(events, replies);
+        n
     }
 
     /// After a read on the main thread: calls `onWake(n, parts)` with the batch already
@@ -761,19 +776,21 @@ impl Shared {
             let (flat, texts, batch) = self.flatten();
             let n = self.write_batch(flat, texts, batch);
             // SAFETY: values made on this env, in the caller's handle scope.
-            let mut args = vec![unsafe { ToNapiValue::to_napi_value(env.raw(), n)? }];
+            let mut args = [unsafe { ToNapiValue::to_napi_value(env.raw(), n)? }; 2];
+            let mut argc = 1;
             let results = std::mem::take(&mut *lock(&self.results));
             let mut arrays = self.arrays.borrow_mut();
             let kinds = kinds_of(&mut arrays);
             if n >= 0 && !results.is_empty() && results.part_count() <= kinds.len() {
                 let parts = result_strings(env, &results, kinds)?;
                 // SAFETY: as above.
-                args.push(unsafe { ToNapiValue::to_napi_value(env.raw(), parts)? });
+                args[1] = unsafe { ToNapiValue::to_napi_value(env.raw(), parts)? };
+                argc = 2;
                 self.manager.recycle_results(results);
             } else {
                 *lock(&self.results) = results;
             }
-            Ok(args)
+            Ok((args, argc))
         });
     }
 }
@@ -847,8 +864,9 @@ impl DirectCall {
         Ok(call)
     }
 
-    /// Calls the function with the arguments `args` makes (in the call's handle scope).
-    fn call(&self, args: impl FnOnce(&Env) -> Result<Vec<sys::napi_value>>) {
+    /// Calls the function with the arguments `args` makes (in the call's handle scope): the
+    /// first `argc` of the array it returns.
+    fn call(&self, args: impl FnOnce(&Env) -> Result<([sys::napi_value; 2], usize)>) {
         // SAFETY: called on the main thread outside any JS frame (see node_loop); every
         // handle made here lives in the scope opened here.
         unsafe {
@@ -858,7 +876,7 @@ impl DirectCall {
             }
             let env = Env::from_raw(self.env);
             let status = match args(&env) {
-                Ok(argv) => {
+                Ok((argv, argc)) => {
                     let mut func = std::ptr::null_mut();
                     let mut recv = std::ptr::null_mut();
                     let mut result = std::ptr::null_mut();
@@ -869,7 +887,7 @@ impl DirectCall {
                         self.context,
                         recv,
                         func,
-                        argv.len(),
+                        argc,
                         argv.as_ptr(),
                         &mut result,
                     )

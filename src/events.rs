@@ -180,6 +180,8 @@ struct Pending {
     woken: bool,
     /// Memory of an earlier batch's results, handed back by JS for the next batch.
     spare: Option<JsonPieces>,
+    /// Likewise its lists of events and of reply entries (see `recycle_lists`).
+    spare_lists: Option<(Vec<Event>, Vec<f64>)>,
 }
 
 /// Gathers events and wakes JS once per batch. Bounded: readers wait for room.
@@ -197,6 +199,7 @@ impl EventQueue {
                 batch: Batch::default(),
                 woken: false,
                 spare: None,
+                spare_lists: None,
             }),
             taken: Notify::new(),
             wake,
@@ -385,6 +388,10 @@ impl EventQueue {
         if let Some(spare) = p.spare.take() {
             p.batch.results = spare;
         }
+        if let Some((events, replies)) = p.spare_lists.take() {
+            p.batch.events = events;
+            p.batch.replies = replies;
+        }
         p.woken = false;
         drop(p);
         self.taken.notify_waiters();
@@ -402,6 +409,18 @@ impl EventQueue {
         }
         results.clear();
         self.pending.lock().unwrap().spare = Some(results);
+    }
+
+    /// Takes back a taken batch's (emptied) lists of events and reply entries, for the same
+    /// reason: a lone answer's batch then allocates nothing.
+    pub fn recycle_lists(&self, events: Vec<Event>, replies: Vec<f64>) {
+        const KEEP: usize = 1024;
+        if events.is_empty()
+            && replies.is_empty()
+            && events.capacity().max(replies.capacity()) <= KEEP
+        {
+            self.pending.lock().unwrap().spare_lists = Some((events, replies));
+        }
     }
 }
 

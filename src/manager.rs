@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use crate::config::{ForkSpec, ManagerConfig, Serialization};
 use crate::counters::{Counters, Snapshot};
-use crate::events::{Batch, EventQueue, PoolId, WorkerId};
+use crate::events::{Batch, Event, EventQueue, PoolId, WorkerId};
 use crate::pool::inner::Inner;
 use crate::pool::read_side::{ConsumerRead, ConsumerWatch, WatchChange};
 use crate::pool::reply::{ReplyBook, ReplyStats};
@@ -194,27 +194,36 @@ impl Manager {
             out.saturated = true;
             return out;
         }
-        let targets: Vec<PoolId> = match target {
-            Some(p) => vec![p],
-            None => st
-                .pools
-                .iter()
-                .filter(|(_, p)| p.spec.serialization == serialization)
-                .map(|(id, _)| *id)
-                .collect(),
+        let every: Vec<PoolId>;
+        let targets: &[PoolId] = match &target {
+            Some(p) => std::slice::from_ref(p),
+            None => {
+                every = st
+                    .pools
+                    .iter()
+                    .filter(|(_, p)| p.spec.serialization == serialization)
+                    .map(|(id, _)| *id)
+                    .collect();
+                &every
+            }
         };
         let broadcast = target.is_none();
-        for pool in targets {
+        for &pool in targets {
             if !st.pools.contains_key(&pool) {
                 continue;
             }
-            let now = Instant::now();
             let State { pools, reply, .. } = &mut *st;
             let p = pools.get_mut(&pool).expect("pool exists");
-            p.queue.extend(msgs.iter().map(|msg| Queued {
-                msg: msg.clone(),
-                broadcast,
-                ticket: reply.as_mut().map(|book| book.ticket(false, None, now)),
+            let now = reply.is_some().then(Instant::now);
+            p.queue.extend(msgs.iter().map(|msg| {
+                Queued {
+                    msg: msg.clone(),
+                    broadcast,
+                    ticket: reply
+                        .as_mut()
+                        .zip(now)
+                        .map(|(book, now)| book.ticket(false, None, now)),
+                }
             }));
             self.inner.after_change(&mut st, pool);
             let p = st.pools.get_mut(&pool).expect("pool exists");
@@ -254,7 +263,7 @@ impl Manager {
             for msg in split_batch(w.serialization, Bytes::copy_from_slice(batch)) {
                 let ticket = book.ticket(false, None, now);
                 book.note_dispatched(&ticket, now);
-                w.give(&msg, Some(ticket), now);
+                w.give(&msg, Some((ticket, now)));
             }
         } else {
             w.out.extend_from_slice(batch);
@@ -438,6 +447,11 @@ impl Manager {
     /// Hands back the results of a batch JS has read, for reuse of their memory.
     pub fn recycle_results(&self, results: JsonPieces) {
         self.inner.events.recycle(results)
+    }
+
+    /// See `EventQueue::recycle_lists`.
+    pub fn recycle_lists(&self, events: Vec<Event>, replies: Vec<f64>) {
+        self.inner.events.recycle_lists(events, replies)
     }
 
     /// Data-path counters since the manager was created.

@@ -9,10 +9,11 @@
 //! main thread: the binding calls it there, and libuv calls back there.
 
 use std::alloc::{alloc, dealloc, Layout};
-use std::collections::HashMap;
 use std::ffi::{c_int, c_void, CStr};
 use std::rc::Rc;
 use std::sync::OnceLock;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::events::WorkerId;
 use crate::manager::Manager;
@@ -160,7 +161,7 @@ impl LoopReads {
             uv_loop,
             manager: manager.clone(),
             take_now,
-            watches: HashMap::new(),
+            watches: HashMap::default(),
             handover: Handover::default(),
         })
     }

@@ -5,11 +5,12 @@
 //!
 //! The contract a worker keeps: one answer per message, in the order it received them.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hdrhistogram::Histogram;
+use rustc_hash::FxHashSet as HashSet;
 
 use crate::config::ReplyConfig;
 pub use crate::events::Failure;
@@ -185,7 +186,7 @@ impl ReplyBook {
             reorder: config.ordered.then(Reorder::default),
             config,
             next_seq: 1,
-            cancelled: HashSet::new(),
+            cancelled: HashSet::default(),
             retried: 0,
             failed: 0,
             timed_out: 0,

@@ -2,12 +2,13 @@
 //! Pure data and decisions; no I/O happens here (`dispatch` lists the workers it gave
 //! output to in `handed`; `Inner::after_change` writes it or wakes their writers).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
+use rustc_hash::FxHashMap as HashMap;
 use tokio::sync::{mpsc, Notify};
 
 use crate::config::{ForkSpec, Serialization};
@@ -154,12 +155,12 @@ impl Worker {
 
     /// Hands it one message (a JSON text, or a whole frame): its bytes go to `out`, and a
     /// tracked one is awaited.
-    pub fn give(&mut self, msg: &Bytes, ticket: Option<Ticket>, now: Instant) {
+    pub fn give(&mut self, msg: &Bytes, tracked: Option<(Ticket, Instant)>) {
         self.out.extend_from_slice(msg);
         if self.serialization == Serialization::Json {
             self.out.push(b'\n');
         }
-        if let Some(ticket) = ticket {
+        if let Some((ticket, now)) = tracked {
             self.awaiting.push_back(InFlight {
                 msg: msg.clone(),
                 ticket,
@@ -304,7 +305,8 @@ impl State {
             return false;
         };
         let concurrency = reply.as_ref().map(|r| r.config.concurrency);
-        let now = Instant::now();
+        // Read once, and only for tracked messages (reply mode).
+        let mut clock = None;
         while let Some(front) = pool.queue.front() {
             if let (Some(book), Some(t)) = (reply.as_ref(), &front.ticket) {
                 if !book.may_dispatch(t) {
@@ -320,10 +322,14 @@ impl State {
             let Some(id) = pick else { break };
             let w = workers.get_mut(&id).expect("member is a worker");
             let msg = pool.queue.pop_front().expect("queue is not empty");
-            if let (Some(book), Some(t)) = (reply.as_mut(), &msg.ticket) {
-                book.note_dispatched(t, now);
-            }
-            w.give(&msg.msg, msg.ticket, now);
+            let tracked = msg.ticket.map(|t| {
+                let now = *clock.get_or_insert_with(Instant::now);
+                if let Some(book) = reply.as_mut() {
+                    book.note_dispatched(&t, now);
+                }
+                (t, now)
+            });
+            w.give(&msg.msg, tracked);
             w.last_pick = pool.clock.tick();
             // The caller writes its output or wakes its writer (`Inner::after_change`).
             if !handed.contains(&id) {
