@@ -75,6 +75,7 @@ class Manager extends Duplex {
     this._pendingTarget = undefined
     this._pendingNoDrop = false
     this._flushScheduled = false
+    this._handlingWake = false // see _onWake
     this._paused = false
     this._writeCallback = null
     this._finalCallback = null
@@ -385,7 +386,9 @@ class Manager extends Duplex {
     if (line !== null) this._pending.add(line)
     if (string !== null) this._pending.addString(string)
     if (bytes !== null) this._pendingFrames.add(bytes)
-    if (!this._flushScheduled) {
+    // While a batch of results is handled, what its handlers send is flushed when it ends
+    // (see _onWake); at other times, at the next tick.
+    if (!this._flushScheduled && !this._handlingWake) {
       this._flushScheduled = true
       process.nextTick(() => this._flush())
     }
@@ -726,9 +729,16 @@ class Manager extends Duplex {
    * (left out when they did not fit); from the core's thread it comes with no arguments.
    */
   _onWake (n, parts) {
-    if (n === undefined) n = this._core.takeEventsInto()
-    if (n < 0) handleBatch(this, this._core.takeEvents())
-    else handleBatch(this, { events: this._eventInts, length: n, replies: this._replyEntries, parts })
+    this._handlingWake = true
+    try {
+      if (n === undefined) n = this._core.takeEventsInto()
+      if (n < 0) handleBatch(this, this._core.takeEvents())
+      else handleBatch(this, { events: this._eventInts, length: n, replies: this._replyEntries, parts })
+    } finally {
+      this._handlingWake = false
+      // What the handlers sent goes now, without a tick of its own.
+      if (this._pending.count + this._pendingFrames.count > 0) this._flush()
+    }
   }
 
 }
