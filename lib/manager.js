@@ -76,6 +76,7 @@ class Manager extends Duplex {
     this._pendingNoDrop = false
     this._flushScheduled = false
     this._handlingWake = false // see _onWake
+    this._burstRun = 1 // see _burstDue()
     this._paused = false
     this._writeCallback = null
     this._finalCallback = null
@@ -288,7 +289,7 @@ class Manager extends Duplex {
       this._queue(target, line, bytes, false, string)
       // Batch while workers take messages; when none can, the caller needs an exact answer.
       const ready = pool ? this._poolReady(pool) : this._targetReady(BROADCAST)
-      if (this._batchFull() || !ready) this._flush()
+      if (this._batchFull() || !ready || this._burstDue()) this._flush()
     }
     return pool ? !pool.saturated : !this._targetSaturated(BROADCAST)
   }
@@ -387,16 +388,31 @@ class Manager extends Duplex {
     if (string !== null) this._pending.addString(string)
     if (bytes !== null) this._pendingFrames.add(bytes)
     // While a batch of results is handled, what its handlers send is flushed when it ends
-    // (see _onWake); at other times, at the next tick.
+    // (see _onWake); at other times in runs (see _burstDue()), the rest at the next tick.
     if (!this._flushScheduled && !this._handlingWake) {
       this._flushScheduled = true
-      process.nextTick(() => this._flush())
+      process.nextTick(() => {
+        this._flushScheduled = false
+        this._burstRun = 1
+        this._flush()
+      })
     }
+  }
+
+  /**
+   * Outside the handling of a batch of results, the sends of one tick go in doubling runs
+   * (1, 2, 4, ... messages): the first reaches a worker at once, later ones while the rest
+   * are serialized, in log2(n) crossings. (Batching a whole burst of 20 made its median
+   * round trip ~30 % longer than fork()'s at 20,000 msgs/s.)
+   */
+  _burstDue () {
+    if (this._handlingWake || this._pending.count + this._pendingFrames.count < this._burstRun) return false
+    this._burstRun *= 2
+    return true
   }
 
   /** Hands the gathered lines (and frames) to the core in one call (per serialization). */
   _flush () {
-    this._flushScheduled = false
     const batch = this._pending
     const frames = this._pendingFrames
     if (batch.count === 0 && frames.count === 0) return false
@@ -561,7 +577,7 @@ class Manager extends Duplex {
     } else {
       // Same batching as send(), but a stream write is never dropped.
       this._queue(BROADCAST, line, bytes, true, string)
-      if (this._batchFull() || !this._targetReady(BROADCAST)) this._flush()
+      if (this._batchFull() || !this._targetReady(BROADCAST) || this._burstDue()) this._flush()
     }
     if (this._paused && this._targetSaturated(BROADCAST)) this._writeCallback = callback
     else callback()
