@@ -159,3 +159,24 @@ test('sends a backed-up worker cannot take at once arrive whole and in order (on
   assert.equal(answers.length, sent.length);
   for (let i = 0; i < sent.length; i++) assert.ok(answers[i] === sent[i], `message ${i} came back whole, in its place`);
 });
+
+test('an answer that arrives while the main thread is blocked is read by the core meanwhile and arrives once it is free', { timeout: 30000 }, async (t) => {
+  const { manager } = await startPool(t, [ECHO]);
+  // A few round trips: from then on the main thread reads this worker's socket itself.
+  for (let i = 0; i < 4; i++) {
+    const echoed = nextMessage(manager, (m) => m && m.k === i);
+    manager.send({ k: i }, ECHO);
+    await echoed;
+  }
+  await new Promise((resolve) => setImmediate(resolve)); // outside the handling of an answer
+  // counters(): [0] every read of a worker's socket, [7] those made on the main thread.
+  const coreReads = () => { const c = manager._core.counters(); return c[0] - c[7]; };
+  const before = coreReads();
+  const answer = nextMessage(manager, (m) => m && m.k === 'blocked');
+  manager.send({ k: 'blocked' }, ECHO);
+  const until = Date.now() + 500;
+  while (Date.now() < until) { /* the main thread is busy: its poll of the socket cannot run */ }
+  const during = coreReads();
+  assert.deepEqual((await answer).message, { k: 'blocked' });
+  assert.ok(during > before, `the core read the answer left unread (core reads ${before} -> ${during})`);
+});

@@ -42,7 +42,29 @@ pub(crate) struct ReadSide {
     polled: AtomicBool,
     /// A frame error met by the consumer's thread, for the core's reader to act on.
     broken: Mutex<Option<FrameError>>,
+    /// Reads made by the consumer's thread so far (see `UnreadLook`).
+    consumer_reads: AtomicU64,
     pub wake_reader: Notify,
+}
+
+/// The core's looks at a socket the consumer's thread watches. Output seen unread at one
+/// look may be on its way to that thread (woken, not yet running); seen at two looks in a
+/// row with no read by that thread between them, it was left by a busy thread, and the
+/// core reads it. (Reading at the first look raced the consumer's thread for answers that
+/// had just arrived, and an answer the core took reached JS through a slower wake.)
+#[derive(Default)]
+pub(crate) struct UnreadLook {
+    /// The consumer's read count when output was last seen unread.
+    seen_at: Option<u64>,
+}
+
+impl UnreadLook {
+    /// `unread`: bytes waiting now; `reads`: the consumer's reads so far. True: read now.
+    pub fn should_read(&mut self, unread: usize, reads: u64) -> bool {
+        let left = unread > 0 && self.seen_at == Some(reads);
+        self.seen_at = (unread > 0 && !left).then_some(reads);
+        left
+    }
 }
 
 /// What a read on the consumer's thread came to.
@@ -98,6 +120,7 @@ impl ReadSide {
             ended: AtomicBool::new(false),
             polled: AtomicBool::new(false),
             broken: Mutex::new(None),
+            consumer_reads: AtomicU64::new(0),
             wake_reader: Notify::new(),
         }
     }
@@ -125,6 +148,11 @@ impl ReadSide {
             }
         }
         Ok(())
+    }
+
+    /// How many reads the consumer's thread has made of this socket.
+    pub(crate) fn consumer_read_count(&self) -> u64 {
+        self.consumer_reads.load(Ordering::Relaxed)
     }
 
     /// Whether the consumer's thread watches the socket now.
@@ -181,6 +209,7 @@ impl ReadSide {
             };
             total += n;
             Counters::add(&inner.counters.consumer_reads, 1);
+            self.consumer_reads.fetch_add(1, Ordering::Relaxed);
             if let Err(e) = self.delivered(inner, reader, n) {
                 *self.broken.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
                 self.wake_reader.notify_one();
@@ -295,6 +324,28 @@ impl Handover {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_is_taken_from_the_consumer_only_when_it_left_it() {
+        let mut look = UnreadLook::default();
+        assert!(!look.should_read(0, 0), "nothing there");
+        assert!(
+            !look.should_read(100, 0),
+            "just arrived: the consumer may be on its way"
+        );
+        assert!(look.should_read(100, 0), "still there, no read since: left");
+        assert!(
+            !look.should_read(100, 0),
+            "after a read by the core, it counts afresh"
+        );
+        assert!(
+            !look.should_read(100, 1),
+            "the consumer read in between: it is alive"
+        );
+        assert!(!look.should_read(0, 1), "gone");
+        assert!(!look.should_read(100, 1), "seen once again");
+        assert!(look.should_read(50, 1));
+    }
 
     #[test]
     fn the_consumer_reads_while_it_keeps_up_and_hands_over_when_behind() {

@@ -13,7 +13,7 @@ use crate::config::Serialization;
 use crate::counters::Counters;
 use crate::events::WorkerId;
 use crate::pool::inner::Inner;
-use crate::pool::read_side::ReadSide;
+use crate::pool::read_side::{ReadSide, UnreadLook};
 use crate::pool::state::Command;
 use crate::process::child::Process;
 use crate::wire::channel::{Channel, WriteWatch};
@@ -166,6 +166,7 @@ async fn read_loop(inner: Arc<Inner>, channel: Arc<Channel>, side: Arc<ReadSide>
     let mut flowing = inner.flowing.subscribe();
     let mut watch = None;
     let mut unread_check = UNREAD_CHECK;
+    let mut look = UnreadLook::default();
     loop {
         loop {
             let on = *flowing.borrow_and_update();
@@ -187,9 +188,17 @@ async fn read_loop(inner: Arc<Inner>, channel: Arc<Channel>, side: Arc<ReadSide>
                     return ReadEnd::TooLong(limit);
                 }
                 unread_check = UNREAD_CHECK;
-            } else if channel.unread() == 0 {
-                unread_check = (unread_check * 2).min(UNREAD_CHECK_MAX);
             } else {
+                let unread = channel.unread();
+                if !look.should_read(unread, side.consumer_read_count()) {
+                    // Nothing left unread: look again soon if something is there now.
+                    unread_check = if unread == 0 {
+                        (unread_check * 2).min(UNREAD_CHECK_MAX)
+                    } else {
+                        UNREAD_CHECK
+                    };
+                    continue;
+                }
                 unread_check = UNREAD_CHECK;
                 let mut lines = side.lock();
                 match read_gathered(&channel, &mut lines) {
