@@ -1,7 +1,6 @@
 'use strict'
-// UTF-8 encoding of outgoing messages straight into Buffers: JSON texts, and strings the
-// core escapes into JSON itself (a string message skips JSON.stringify, whose cost grows
-// with the string, and more so for strings built by concatenation or slicing). Node's own
+// UTF-8 encoding of outgoing messages straight into Buffers: JSON texts, and the pieces of
+// messages whose long strings the core escapes into JSON itself (see lib/pieces.js). Node's own
 // encoder is several times faster than Node-API's string conversion (a 16 KB text: ~2 µs
 // against ~20 µs on the bench machine), and long lines are encoded as they are queued,
 // never joined into a string. The core copies the bytes before its call returns, so the
@@ -16,20 +15,9 @@ const writeUtf8 = typeof Buffer.prototype.utf8Write === 'function'
   ? (buf, text, at) => buf.utf8Write(text, at)
   : (buf, text, at) => buf.write(text, at)
 
-/** Starts a string message for the core to escape (see `STRING_MARK` in src/wire/framing.rs). */
+/** Starts a string for the core to escape (see `STRING_MARK` in src/wire/framing.rs). */
 const STRING_MARK = 1
 const STRING_HEADER = 5
-
-/**
- * A string message long enough for the core to escape it (shorter ones are joined into one
- * text with the other short lines, which costs less than a header each), if it is
- * well-formed: lone surrogates, which UTF-8 cannot carry, take JSON.stringify's path.
- */
-const STRING_CHARS = 256
-
-function coreEscapes (message) {
-  return typeof message === 'string' && message.length >= STRING_CHARS && message.isWellFormed()
-}
 
 /** A size >= need: `size` doubled as often as needed. */
 function grown (size, need) {
@@ -45,26 +33,26 @@ let staging = encoded.buffer
  * JS is single-threaded, so one buffer serves every manager.
  */
 function encode (text) {
-  const buf = stagingFor(text, 0)
+  // A UTF-16 code unit takes at most 3 bytes in UTF-8.
+  const buf = stagingFor(text.length * 3, Buffer.byteLength, text)
   encoded.buffer = buf
   encoded.length = writeUtf8(buf, text, 0)
   return encoded
 }
 
-/** Encodes string message `text` for the core to escape, like encode(). */
-function encodeString (text) {
-  const buf = stagingFor(text, STRING_HEADER)
+/** Encodes a message's `pieces` (see lib/pieces.js) for the core, like encode(). */
+function encodePieces (pieces) {
+  const buf = stagingFor(piecesBound(pieces), piecesBytes, pieces)
   encoded.buffer = buf
-  encoded.length = writeString(buf, text, 0)
+  encoded.length = writePieces(buf, pieces, 0)
   return encoded
 }
 
-/** A buffer with room for `text` in UTF-8 and `extra` bytes. */
-function stagingFor (text, extra) {
+/** A buffer with room for `bytes(what)` bytes, of which `bound` is an upper bound. */
+function stagingFor (bound, bytes, what) {
   let buf = staging
-  // A UTF-16 code unit takes at most 3 bytes in UTF-8.
-  if (extra + text.length * 3 > buf.length) {
-    const need = extra + Buffer.byteLength(text)
+  if (bound > buf.length) {
+    const need = bytes(what)
     if (need > buf.length) {
       if (need > KEEP_BYTES) buf = Buffer.allocUnsafe(need)
       else buf = staging = Buffer.allocUnsafe(grown(buf.length, need))
@@ -73,12 +61,37 @@ function stagingFor (text, extra) {
   return buf
 }
 
-/** Writes string `text` at `buf[at]` with its header; returns the bytes written. */
-function writeString (buf, text, at) {
-  buf[at] = STRING_MARK
-  const n = writeUtf8(buf, text, at + STRING_HEADER)
-  buf.writeUInt32LE(n, at + 1)
-  return STRING_HEADER + n
+/** At least the bytes writePieces() takes for `pieces`. */
+function piecesBound (pieces) {
+  let n = 0
+  for (let i = 0; i < pieces.length; i++) n += pieces[i].length * 3
+  return n + (pieces.length >> 1) * STRING_HEADER
+}
+
+/** Exactly the bytes writePieces() takes for `pieces`. */
+function piecesBytes (pieces) {
+  let n = 0
+  for (let i = 0; i < pieces.length; i++) n += Buffer.byteLength(pieces[i])
+  return n + (pieces.length >> 1) * STRING_HEADER
+}
+
+/**
+ * Writes `pieces` at `buf[at]`: JSON text as it is, each string behind its header; returns
+ * the bytes written.
+ */
+function writePieces (buf, pieces, at) {
+  let n = at
+  for (let i = 0; i < pieces.length; i++) {
+    if (i % 2 === 0) {
+      if (pieces[i].length > 0) n += writeUtf8(buf, pieces[i], n)
+      continue
+    }
+    buf[n] = STRING_MARK
+    const len = writeUtf8(buf, pieces[i], n + STRING_HEADER)
+    buf.writeUInt32LE(len, n + 1)
+    n += STRING_HEADER + len
+  }
+  return n - at
 }
 
 /**
@@ -113,15 +126,15 @@ class LineBatch {
     this.chars += line.length
   }
 
-  /** Adds a string message for the core to escape (see coreEscapes()). */
-  addString (text) {
+  /** Adds a message as pieces with strings for the core to escape (see lib/pieces.js). */
+  addPieces (pieces, chars) {
     this._encodeShort()
-    this._reserve(1 + STRING_HEADER + text.length * 3)
+    this._reserve(1 + piecesBound(pieces))
     if (this.length > 0) this.buffer[this.length++] = 10 // '\n'
-    this.length += writeString(this.buffer, text, this.length)
+    this.length += writePieces(this.buffer, pieces, this.length)
     this.strings = true
     this.count++
-    this.chars += text.length
+    this.chars += chars
   }
 
   /** Encodes what is left: the batch is then buffer[0, length). */
@@ -162,4 +175,4 @@ class LineBatch {
   }
 }
 
-module.exports = { encode, encodeString, coreEscapes, LineBatch }
+module.exports = { encode, encodePieces, LineBatch }

@@ -10,7 +10,8 @@ const { forkOptionWarnings } = require('./fork-options')
 const { invalidArgType, invalidArgValue, outOfRange, stopped, abortError, managerStopped, replyModeRequired } = require('./errors')
 const { Calls } = require('./calls')
 const { serialize } = require('./serialize')
-const { encode, encodeString, coreEscapes, LineBatch } = require('./encode')
+const { encode, encodePieces, LineBatch } = require('./encode')
+const { Splitter, piecesChars } = require('./pieces')
 const { frame, readFrames, FrameBatch, HEADER } = require('./advanced')
 const { Worker } = require('./worker')
 const { handleBatch } = require('./events')
@@ -74,6 +75,7 @@ class Manager extends Duplex {
     // Workers removed before their start reached JS: started in the core, never shown.
     this._unseen = new Set()
     this._pending = new LineBatch() // serialized lines waiting for one crossing
+    this._splitter = new Splitter() // cuts long strings out of messages for the core
     this._pendingFrames = new FrameBatch() // the same for `advanced` pools: whole frames
     // Which serializations the pools use: a message to every pool is serialized for each.
     this._hasJson = false
@@ -287,12 +289,12 @@ class Manager extends Duplex {
       return true
     }
     const direct = !this._customBalancing()
-    const { line, string, bytes } = this._serializeFor(pool, message, direct)
-    this._count(line, string, bytes)
+    const { line, pieces, bytes } = this._serializeFor(pool, message, direct)
+    this._count(line, pieces, bytes)
     if (!direct) {
       this._route(target, message, line, bytes, false)
     } else {
-      this._queue(target, line, bytes, false, string)
+      this._queue(target, line, bytes, false, pieces)
       // Batch while workers take messages; when none can, the caller needs an exact answer.
       const ready = pool ? this._poolReady(pool) : this._targetReady(BROADCAST)
       if (this._batchFull() || !ready || this._burstDue()) this._flush()
@@ -326,12 +328,12 @@ class Manager extends Duplex {
     }
     if (signal?.aborted) return Promise.reject(abortError(signal))
     if (this.stopped || !pool) return Promise.reject(managerStopped())
-    const { line, string, bytes } = this._serializeFor(pool, message, true)
+    const { line, pieces, bytes } = this._serializeFor(pool, message, true)
     // Messages sent before this one reach the core first (ordered output follows that order).
     this._flush()
     let seq
-    if (string !== null) {
-      const { buffer, length } = encodeString(string)
+    if (pieces !== null) {
+      const { buffer, length } = encodePieces(pieces)
       seq = this._coreCall(pool.id, buffer, length, BatchFormat.JsonWithStrings, timeout ?? -1)
     } else if (line !== null) {
       const { buffer, length } = encode(line)
@@ -339,27 +341,28 @@ class Manager extends Duplex {
     } else {
       seq = this._coreCall(pool.id, bytes, bytes.length, BatchFormat.Frames, timeout ?? -1)
     }
-    this._count(line, string, bytes)
+    this._count(line, pieces, bytes)
     return this._calls.add(seq, signal)
   }
 
   /**
    * `message` serialized for `pool` (or for every pool when null): for JSON pools its JSON
-   * text (`line`), or, when `direct` allows it and it is a string the core escapes itself,
-   * the string (`string`); its frame for `advanced` ones (`bytes`); null where not needed.
+   * text (`line`), or, when `direct` allows it and it has long strings, its pieces with
+   * those strings left for the core (`pieces`, see lib/pieces.js); its frame for `advanced`
+   * ones (`bytes`); null where not needed.
    */
   _serializeFor (pool, message, direct) {
     const json = pool ? !pool.advanced : this._hasJson
     const advanced = pool ? pool.advanced : this._hasAdvanced
-    const string = json && direct && coreEscapes(message) ? message : null
-    const line = json && string === null ? serialize(message) : null
-    return { line, string, bytes: advanced ? frame(message) : null }
+    const pieces = json && direct ? this._splitter.pieces(message) : null
+    const line = json && pieces === null ? serialize(message) : null
+    return { line, pieces, bytes: advanced ? frame(message) : null }
   }
 
   /** Counts a message sent in `stats` (see `stats.length`). */
-  _count (line, string, bytes) {
+  _count (line, pieces, bytes) {
     this.stats.messages++
-    this._sentChars += line !== null ? line.length : string !== null ? string.length + 2 : bytes.length - HEADER
+    this._sentChars += line !== null ? line.length : pieces !== null ? piecesChars(pieces) : bytes.length - HEADER
   }
 
   _batchFull () {
@@ -372,16 +375,16 @@ class Manager extends Duplex {
   }
 
   /**
-   * Queues a message for one crossing: its JSON `line` or the `string` the core escapes,
-   * and/or its frame (`bytes`).
+   * Queues a message for one crossing: its JSON `line` or its `pieces`, and/or its frame
+   * (`bytes`).
    */
-  _queue (target, line, bytes, noDrop, string) {
-    const text = line ?? string
-    if ((text !== null && text.length >= ALONE_CHARS) || (bytes !== null && bytes.length >= ALONE_CHARS)) {
+  _queue (target, line, bytes, noDrop, pieces) {
+    const chars = line !== null ? line.length : pieces !== null ? piecesChars(pieces) : 0
+    if (chars >= ALONE_CHARS || (bytes !== null && bytes.length >= ALONE_CHARS)) {
       this._flush()
       let saturated = false
       if (line !== null) saturated = this._submit(target, line, noDrop)
-      if (string !== null) saturated = this._submitString(target, string, noDrop)
+      if (pieces !== null) saturated = this._submitPieces(target, pieces, noDrop)
       if (bytes !== null) saturated = this._submitFrames(target, bytes, bytes.length, noDrop) || saturated
       this._noteSaturation(target, saturated)
       return
@@ -391,7 +394,7 @@ class Manager extends Duplex {
     this._pendingTarget = target
     this._pendingNoDrop = noDrop
     if (line !== null) this._pending.add(line)
-    if (string !== null) this._pending.addString(string)
+    if (pieces !== null) this._pending.addPieces(pieces, chars)
     if (bytes !== null) this._pendingFrames.add(bytes)
     // While a batch of results is handled, what its handlers send is flushed when it ends
     // (see _onWake); at other times in runs (see _burstDue()), the rest at the next tick.
@@ -449,9 +452,9 @@ class Manager extends Duplex {
     return this._afterSubmit(this._coreSubmit(target, buffer, length, noDrop, BatchFormat.Json))
   }
 
-  /** Hands one string message to the core, which escapes it (see coreEscapes()). */
-  _submitString (target, string, noDrop) {
-    const { buffer, length } = encodeString(string)
+  /** Hands one message as pieces to the core, which escapes their strings. */
+  _submitPieces (target, pieces, noDrop) {
+    const { buffer, length } = encodePieces(pieces)
     return this._afterSubmit(this._coreSubmit(target, buffer, length, noDrop, BatchFormat.JsonWithStrings))
   }
 
@@ -566,10 +569,10 @@ class Manager extends Duplex {
       this.emit('drop', undefined, chunk)
       return callback()
     }
-    let line, string, bytes
+    let line, pieces, bytes
     try {
       if (this._pools.size === 0) serialize(chunk)
-      else ({ line, string, bytes } = this._serializeFor(null, chunk, !this._customBalancing()))
+      else ({ line, pieces, bytes } = this._serializeFor(null, chunk, !this._customBalancing()))
     } catch (err) {
       return callback(err)
     }
@@ -577,12 +580,12 @@ class Manager extends Duplex {
       this.emit('drop', undefined, chunk)
       return callback()
     }
-    this._count(line, string, bytes)
+    this._count(line, pieces, bytes)
     if (this._customBalancing()) {
       this._route(BROADCAST, chunk, line, bytes, true)
     } else {
       // Same batching as send(), but a stream write is never dropped.
-      this._queue(BROADCAST, line, bytes, true, string)
+      this._queue(BROADCAST, line, bytes, true, pieces)
       if (this._batchFull() || !this._targetReady(BROADCAST) || this._burstDue()) this._flush()
     }
     if (this._paused && this._targetSaturated(BROADCAST)) this._writeCallback = callback

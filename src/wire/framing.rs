@@ -4,13 +4,15 @@ use bytes::{Bytes, BytesMut};
 
 use crate::wire::json_string::escape_into;
 
-/// Starts a string message in a batch from JS: this byte, the string's UTF-8 length (u32,
-/// little-endian), then its UTF-8. No JSON text starts with it.
+/// Starts a string in a batch from JS: this byte, the string's UTF-8 length (u32,
+/// little-endian), then its UTF-8. It may stand for a whole message or for one string value
+/// inside a JSON text (the text before and after it comes as it is). JSON texts never hold
+/// this byte raw (`JSON.stringify` escapes it), so it cannot be mistaken for text.
 pub const STRING_MARK: u8 = 1;
 const STRING_HEADER: usize = 5;
 
-/// A batch from JS whose string messages came as raw UTF-8 (see `STRING_MARK`) made into
-/// plain `\n`-separated JSON texts, each string escaped exactly as `JSON.stringify` would
+/// A batch from JS whose strings came as raw UTF-8 (see `STRING_MARK`) made into plain
+/// `\n`-separated JSON texts, each string escaped exactly as `JSON.stringify` would
 /// (this replaces the copy the batch needs anyway). Also returns how many characters the
 /// escapes added beyond the strings and their quotes (for `stats.length`).
 pub fn expand_strings(batch: &[u8]) -> (Bytes, usize) {
@@ -32,7 +34,16 @@ pub fn expand_strings(batch: &[u8]) -> (Bytes, usize) {
                 at += 1;
             }
         } else {
-            let end = memchr::memchr(b'\n', &batch[at..]).map_or(batch.len(), |i| at + i + 1);
+            // JSON text up to the next string or the end of its line (`batch[at]` itself is
+            // text, even a mark whose header is cut off).
+            let from = at + 1;
+            let next = memchr::memchr2(b'\n', STRING_MARK, &batch[from..])
+                .map_or(batch.len(), |i| from + i);
+            let end = if batch.get(next) == Some(&b'\n') {
+                next + 1
+            } else {
+                next
+            };
             out.extend_from_slice(&batch[at..end]);
             at = end;
         }
@@ -184,6 +195,26 @@ mod tests {
         }
         // \n -> \\n, two quotes, \u0001 -> 6 characters; and the lone \n.
         assert_eq!(added, 1 + 2 + 5 + 1);
+    }
+
+    #[test]
+    fn strings_inside_json_texts_are_escaped_in_place() {
+        let mut batch = b"{\"id\":1,\"p\":".to_vec();
+        batch.extend(js_batch(&[Err("a\"b\n")]));
+        batch.extend_from_slice(b",\"q\":");
+        batch.extend(js_batch(&[Err("\u{1}")]));
+        batch.extend_from_slice(b"}\n[");
+        batch.extend(js_batch(&[Err("x")]));
+        batch.extend_from_slice(b"]");
+        let (text, added) = expand_strings(&batch);
+        let msgs = split_messages(text);
+        assert_eq!(msgs.len(), 2);
+        assert_eq!(
+            std::str::from_utf8(&msgs[0]).unwrap(),
+            r#"{"id":1,"p":"a\"b\n","q":"\u0001"}"#
+        );
+        assert_eq!(&msgs[1][..], b"[\"x\"]");
+        assert_eq!(added, 2 + 5);
     }
 
     #[test]
