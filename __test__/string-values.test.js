@@ -7,7 +7,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { fork } = require('node:child_process');
 const { once } = require('node:events');
-const { fixture, collectMessages, startOne } = require('./helpers');
+const { fixture, collectMessages, nextMessage, waitEvent, startOne } = require('./helpers');
 
 const ECHO = fixture('echo.js');
 const LONG = 'a"b\\c\n\u0001\u2028é\u4e2d😀'.repeat(200); // every kind of escape, ~2,600 code units
@@ -56,7 +56,7 @@ function shapes() {
       { id: 'toJSON of the message', p: LONG, toJSON: () => ({ replaced: LONG }) },
       { id: 'look-alike', p: LONG, hole: '\u0000forkfriend\u0001', deep: ['\u0000forkfriend\u0001'] },
       { id: 'lone surrogate', p: LONG + '\ud800', q: '\udc00' + LONG },
-      { id: 'boxed', s: new String(LONG), p: LONG }, // eslint-disable-line no-new-wrappers
+      { id: 'boxed', s: new String(LONG), p: LONG },
       withGetter,
       nullProto,
       ownProto,
@@ -113,4 +113,33 @@ test('an object with a long value that cannot be serialized throws as JSON.strin
   const got = collectMessages(manager, 1);
   manager.send({ p: LONG });
   assert.deepEqual((await got)[0].message, { p: LONG });
+});
+
+test('results with long values that JSON.parse reads its own way, or rejects, come out as JSON.parse has them', { timeout: 30000 }, async (t) => {
+  const { manager } = await startOne(t, fixture('raw-line.js'));
+  const literal = JSON.stringify(LONG);
+  const lines = [
+    `{"p":${literal},"p":1}`, // the last of a repeated key wins
+    `{ "id" : 1 ,\t"p" : ${literal} }`, // whitespace between the tokens
+    `{"__proto__":${literal},"q":${literal}}`, // an own property, not the prototype
+    `{"\\u0070":${literal},"q":2}`, // an escaped key
+    `[ ${literal} , {"a":[${literal}]} ]`,
+  ];
+  for (const raw of lines) {
+    const got = nextMessage(manager);
+    manager.send({ raw });
+    const want = JSON.parse(raw);
+    const { message } = await got;
+    assert.deepEqual(message, want, raw.slice(0, 40));
+    assert.deepEqual(Object.keys(message), Object.keys(want));
+    assert.equal(Object.getPrototypeOf(message), Object.getPrototypeOf(want));
+  }
+  // Not JSON outside its long value: reported, and the worker goes on answering.
+  const errored = waitEvent(manager, 'worker-error');
+  manager.send({ raw: `{"p":${literal},"x":tru}` });
+  const [err] = await errored;
+  assert.equal(err.code, 'ERR_WORKER_INVALID_JSON');
+  const after = nextMessage(manager);
+  manager.send({ p: LONG });
+  assert.deepEqual((await after).message, { p: LONG });
 });

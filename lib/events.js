@@ -86,9 +86,10 @@ function handleBatch (m, batch) {
 /** The `count` results of JSON pools announced by this batch (`parts` if handed over). */
 function takeResults (m, count, parts) {
   if (parts) return parseBatch(parts, m._partKinds, count)
-  // One kind per part; a part holds at least one result.
-  if (m._partKinds.length < count) {
-    m._partKinds = new Uint8Array(Math.max(count, 2 * m._partKinds.length))
+  // One kind per part.
+  const n = m._core.resultParts()
+  if (m._partKinds.length < n) {
+    m._partKinds = new Uint8Array(Math.max(n, 2 * m._partKinds.length))
     m._core.shareArrays(m._eventInts, m._replyEntries, m._partKinds)
   }
   return parseBatch(m._core.takeResults(), m._partKinds, count)

@@ -614,10 +614,17 @@ impl Core {
         self.write_batch(flat, texts, batch)
     }
 
+    /// How many parts `takeResults()` will give (the room its `kinds` needs).
+    #[napi]
+    pub fn result_parts(&self) -> u32 {
+        lock(&self.results).part_count() as u32
+    }
+
     /// The results announced by the last `takeEvents()`, in order: JSON array texts (each
-    /// under ~96 KiB, see pieces.rs) and long string results already decoded. The shared
-    /// `kinds[i]` is set to 1 where part i is such a string, to 0 where it is an array
-    /// text; JS gives it room for one entry per result.
+    /// under ~96 KiB, see pieces.rs), long string results already decoded, and results with
+    /// long string values taken out. The shared `kinds[i]` is set to part i's kind: 0 an
+    /// array text, 1 a string, 2 a skeleton, 3 a key (see lib/results.js); JS gives it room
+    /// for `resultParts()` entries.
     #[napi]
     pub fn take_results<'env>(&self, env: &'env Env) -> Result<Vec<JsString<'env>>> {
         let results = std::mem::take(&mut *lock(&self.results));
@@ -814,6 +821,13 @@ fn result_strings<'env>(
                 ),
                 Part::Latin1(bytes) => (1, env.create_string_latin1(bytes)),
                 Part::Utf16(units) => (1, env.create_string_utf16(units)),
+                Part::Skeleton { text, ascii: true } => (2, env.create_string_latin1(text)),
+                // SAFETY: as above; a skeleton is cut from such UTF-8 at token boundaries.
+                Part::Skeleton { text, .. } => (
+                    2,
+                    env.create_string(unsafe { std::str::from_utf8_unchecked(text) }),
+                ),
+                Part::Key(name) => (3, env.create_string_latin1(name)),
             };
             let slot = kinds
                 .get_mut(i)

@@ -9,6 +9,7 @@
 //! - `control`: recognising `{__forkfriend: ...}` control messages by their bytes.
 //! - `gather`: when a reader lets output gather (JS is behind) instead of reading it at once.
 //! - `pieces`: worker output packed as JSON array texts for one `JSON.parse` each in JS.
+//! - `values`: long string values at the top level of an object or array result.
 //! - `json_string`: JSON string literals escaped and unescaped byte for byte as V8 does.
 
 pub(crate) mod channel;
@@ -20,3 +21,4 @@ pub mod json_string;
 pub mod pieces;
 pub mod reader;
 pub mod v8;
+pub mod values;

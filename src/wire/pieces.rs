@@ -7,8 +7,11 @@
 //! batch is still the usual case for small messages, so JS keeps one `JSON.parse` per batch.
 //! A long result that is a JSON string literal (a line of text, the main job's usual answer)
 //! is unescaped here instead, on the core's thread, and JS takes it as a string as it is.
+//! So are the long string values at the top level of a long object or array result (see
+//! `values.rs`): JS parses the rest (a "skeleton", `null` where they were) and assigns them.
 
 use crate::wire::json_string::{unescape, Decoded};
+use crate::wire::values::{long_values, Cut, Key};
 
 /// Largest piece, brackets included, unless a single entry is larger on its own.
 pub const PIECE_BYTES: usize = 96 << 10;
@@ -26,6 +29,11 @@ pub enum Part<'a> {
     Latin1(&'a [u8]),
     /// One string result as UTF-16 code units.
     Utf16(&'a [u16]),
+    /// The JSON text of one result with its long string values taken out (`null` in their
+    /// place); each comes next as a `Key` and the value (`Latin1` or `Utf16`).
+    Skeleton { text: &'a [u8], ascii: bool },
+    /// The key (ASCII) or array index (decimal) of a value taken out of a skeleton.
+    Key(&'a [u8]),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +41,8 @@ enum Kind {
     Json { ascii: bool },
     Latin1,
     Utf16,
+    Skeleton { ascii: bool },
+    Key,
 }
 
 /// Parts back to back: the bytes of JSON pieces and Latin-1 strings in `text` (`[a\n,b][c]`),
@@ -48,14 +58,20 @@ pub struct JsonPieces {
     open_at: Option<usize>,
     /// Whether the piece being filled is all ASCII so far.
     open_ascii: bool,
+    /// Scratch for the long values of one result.
+    cuts: Vec<Cut>,
 }
 
 impl JsonPieces {
     /// Appends one JSON text.
     pub fn push(&mut self, json: &[u8]) {
-        if json.len() >= DECODE_BYTES && json[0] == b'"' {
-            if let Some(decoded) = unescape(json) {
-                self.push_string(decoded);
+        if json.len() >= DECODE_BYTES {
+            if json[0] == b'"' {
+                if let Some(decoded) = unescape(json) {
+                    self.push_string(decoded);
+                    return;
+                }
+            } else if self.push_skeleton(json) {
                 return;
             }
         }
@@ -72,6 +88,41 @@ impl JsonPieces {
         // Checked here, on the core's thread, so that JS's thread does not scan the text again.
         self.open_ascii &= json.is_ascii();
         self.text.extend_from_slice(json);
+    }
+
+    /// Pushes `json` as a skeleton and its long string values, if it has any that decode.
+    fn push_skeleton(&mut self, json: &[u8]) -> bool {
+        let mut cuts = std::mem::take(&mut self.cuts);
+        let pushed = long_values(json, DECODE_BYTES, &mut cuts) && {
+            let decoded: Option<Vec<Decoded<'_>>> = cuts
+                .iter()
+                .map(|cut| unescape(&json[cut.literal.clone()]))
+                .collect();
+            decoded.is_some_and(|decoded| {
+                self.close();
+                let start = self.text.len();
+                let mut at = 0;
+                for cut in &cuts {
+                    self.text.extend_from_slice(&json[at..cut.literal.start]);
+                    self.text.extend_from_slice(b"null");
+                    at = cut.literal.end;
+                }
+                self.text.extend_from_slice(&json[at..]);
+                let ascii = self.text[start..].is_ascii();
+                self.ends.push((Kind::Skeleton { ascii }, self.text.len()));
+                for (cut, value) in cuts.iter().zip(decoded) {
+                    match &cut.key {
+                        Key::Name(name) => self.text.extend_from_slice(&json[name.clone()]),
+                        Key::Index(i) => self.text.extend_from_slice(i.to_string().as_bytes()),
+                    }
+                    self.ends.push((Kind::Key, self.text.len()));
+                    self.push_string(value);
+                }
+                true
+            })
+        };
+        self.cuts = cuts;
+        pushed
     }
 
     fn push_string(&mut self, decoded: Decoded<'_>) {
@@ -126,11 +177,13 @@ impl JsonPieces {
                 wide_at = end;
                 Part::Utf16(units)
             }
-            Kind::Latin1 | Kind::Json { .. } => {
+            _ => {
                 let text = &self.text[at..end];
                 at = end;
                 match kind {
                     Kind::Json { ascii } => Part::Json { text, ascii },
+                    Kind::Skeleton { ascii } => Part::Skeleton { text, ascii },
+                    Kind::Key => Part::Key(text),
                     _ => Part::Latin1(text),
                 }
             }
@@ -198,13 +251,13 @@ mod tests {
     #[test]
     fn pieces_stay_under_the_limit_and_keep_every_entry_in_order() {
         let mut p = JsonPieces::default();
-        // Arrays: long strings on their own would be decoded rather than packed.
-        let entry = format!("[\"{}\"]", "y".repeat(16 << 10));
+        // Nested: long strings at the top level would be decoded rather than packed.
+        let entry = format!("[[\"{}\"]]", "y".repeat(16 << 10));
         for _ in 0..20 {
             p.push(entry.as_bytes());
         }
         // An entry larger than a piece (not a string, which would be decoded).
-        let huge = format!("[\"{}\"]", "z".repeat(PIECE_BYTES * 2));
+        let huge = format!("[[\"{}\"]]", "z".repeat(PIECE_BYTES * 2));
         p.push(huge.as_bytes());
         p.push(b"7");
         p.close();
@@ -216,7 +269,7 @@ mod tests {
             all.extend(parse(piece));
         }
         assert_eq!(all.len(), 22);
-        assert_eq!(all[20][0].as_str().unwrap().len(), PIECE_BYTES * 2);
+        assert_eq!(all[20][0][0].as_str().unwrap().len(), PIECE_BYTES * 2);
         assert_eq!(all[21], 7);
     }
 
@@ -258,6 +311,64 @@ mod tests {
         assert_eq!(parts[4], Part::Utf16(&units));
         assert!(matches!(parts[5], Part::Json { .. }));
         assert_eq!(p.pieces().count(), 3);
+    }
+
+    #[test]
+    fn long_values_of_objects_and_arrays_come_out_of_their_skeleton() {
+        let mut p = JsonPieces::default();
+        let long = "a\"\u{e9}".repeat(DECODE_BYTES);
+        let wide = format!("\u{1F600}{long}");
+        let object = serde_json::json!({"id": 1, "p": long, "q": [long], "w": wide});
+        p.push(b"0");
+        p.push(object.to_string().as_bytes());
+        p.push(serde_json::json!([2, long]).to_string().as_bytes());
+        // Not a candidate: JSON.parse takes it whole, inside a piece.
+        let repeated = format!(
+            "{{\"p\":{},\"p\":1}}",
+            serde_json::to_string(&long).unwrap()
+        );
+        p.push(repeated.as_bytes());
+        p.close();
+        let parts: Vec<Part> = p.parts().collect();
+        let skeleton = serde_json::json!({"id": 1, "p": null, "q": [long], "w": null}).to_string();
+        let latin1: Vec<u8> = long.chars().map(|c| c as u32 as u8).collect();
+        let units: Vec<u16> = wide.encode_utf16().collect();
+        assert_eq!(parts.len(), 10, "{parts:?}");
+        assert_eq!(
+            parts[0],
+            Part::Json {
+                text: b"[0]",
+                ascii: true
+            }
+        );
+        assert_eq!(
+            parts[1],
+            Part::Skeleton {
+                text: skeleton.as_bytes(),
+                ascii: false
+            }
+        );
+        assert_eq!(parts[2], Part::Key(b"p"));
+        assert_eq!(parts[3], Part::Latin1(&latin1));
+        assert_eq!(parts[4], Part::Key(b"w"));
+        assert_eq!(parts[5], Part::Utf16(&units));
+        assert_eq!(
+            parts[6],
+            Part::Skeleton {
+                text: b"[2,null]",
+                ascii: true
+            }
+        );
+        assert_eq!(parts[7], Part::Key(b"1"));
+        assert_eq!(parts[8], Part::Latin1(&latin1));
+        let whole = format!("[{repeated}]");
+        assert_eq!(
+            parts[9],
+            Part::Json {
+                text: whole.as_bytes(),
+                ascii: false
+            }
+        );
     }
 
     #[test]
