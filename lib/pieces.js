@@ -64,22 +64,12 @@ class Splitter {
  */
 function valuePieces (message) {
   let copy
-  let cut = null // the long strings
-  let where = null // their keys or indices
+  const cuts = [] // key (or index), long string, key, long string, ...
   if (Array.isArray(message)) {
     if (Object.getPrototypeOf(message) !== Array.prototype || message.toJSON !== undefined) return null
     const n = message.length
     copy = new Array(n)
-    for (let i = 0; i < n; i++) {
-      const value = message[i]
-      if (isLongString(value, VALUE_CHARS)) {
-        copy[i] = HOLE
-        ;(cut ??= []).push(value)
-        ;(where ??= []).push(i)
-      } else {
-        copy[i] = value
-      }
-    }
+    for (let i = 0; i < n; i++) place(copy, i, message[i], cuts)
   } else {
     const proto = Object.getPrototypeOf(message)
     if ((proto !== Object.prototype && proto !== null) || message.toJSON !== undefined) return null
@@ -89,33 +79,36 @@ function valuePieces (message) {
       const key = keys[i]
       // Assigning it would set the copy's prototype, not a property.
       if (key === '__proto__') return null
-      const value = message[key]
-      if (isLongString(value, VALUE_CHARS)) {
-        copy[key] = HOLE
-        ;(cut ??= []).push(value)
-        ;(where ??= []).push(key)
-      } else {
-        copy[key] = value
-      }
+      place(copy, key, message[key], cuts)
     }
   }
-  if (cut === null) return null
+  if (cuts.length === 0) return null
   const text = serialize(copy)
-  const pieces = holesAt(text, cut)
+  const pieces = holesAt(text, cuts)
   if (pieces !== null) return pieces
   // Some other value is HOLE's text itself: the copy gets its strings back.
-  for (let i = 0; i < cut.length; i++) copy[where[i]] = cut[i]
+  for (let i = 0; i < cuts.length; i += 2) copy[cuts[i]] = cuts[i + 1]
   return [serialize(copy)]
 }
 
-/** `text` cut at each HOLE into pieces around `cut`, or null unless it holds exactly those. */
-function holesAt (text, cut) {
+/** Sets `copy[key]` to `value`, or to HOLE for a long string, noted in `cuts`. */
+function place (copy, key, value, cuts) {
+  if (isLongString(value, VALUE_CHARS)) {
+    copy[key] = HOLE
+    cuts.push(key, value)
+  } else {
+    copy[key] = value
+  }
+}
+
+/** `text` cut at each HOLE into pieces around the strings of `cuts`, or null unless it holds exactly those. */
+function holesAt (text, cuts) {
   const pieces = []
   let from = 0
-  for (let i = 0; i < cut.length; i++) {
+  for (let i = 1; i < cuts.length; i += 2) {
     const at = text.indexOf(HOLE_JSON, from)
     if (at < 0) return null
-    pieces.push(text.slice(from, at), cut[i])
+    pieces.push(text.slice(from, at), cuts[i])
     from = at + HOLE_JSON.length
   }
   if (text.indexOf(HOLE_JSON, from) >= 0) return null

@@ -216,6 +216,15 @@ impl JsonPieces {
 mod tests {
     use super::*;
 
+    /// What a decoded string part holds for `s`: one byte per character (all under U+0100).
+    fn latin1_of(s: &str) -> Vec<u8> {
+        s.chars().map(|c| c as u32 as u8).collect()
+    }
+
+    fn utf16_of(s: &str) -> Vec<u16> {
+        s.encode_utf16().collect()
+    }
+
     fn parse(piece: &[u8]) -> Vec<serde_json::Value> {
         serde_json::from_slice::<Vec<serde_json::Value>>(piece).unwrap()
     }
@@ -305,10 +314,8 @@ mod tests {
                 ascii: true
             }
         );
-        let bytes: Vec<u8> = latin1.chars().map(|c| c as u32 as u8).collect();
-        assert_eq!(parts[3], Part::Latin1(&bytes));
-        let units: Vec<u16> = wide.encode_utf16().collect();
-        assert_eq!(parts[4], Part::Utf16(&units));
+        assert_eq!(parts[3], Part::Latin1(&latin1_of(&latin1)));
+        assert_eq!(parts[4], Part::Utf16(&utf16_of(&wide)));
         assert!(matches!(parts[5], Part::Json { .. }));
         assert_eq!(p.pieces().count(), 3);
     }
@@ -331,8 +338,7 @@ mod tests {
         p.close();
         let parts: Vec<Part> = p.parts().collect();
         let skeleton = serde_json::json!({"id": 1, "p": null, "q": [long], "w": null}).to_string();
-        let latin1: Vec<u8> = long.chars().map(|c| c as u32 as u8).collect();
-        let units: Vec<u16> = wide.encode_utf16().collect();
+        let (latin1, units) = (latin1_of(&long), utf16_of(&wide));
         assert_eq!(parts.len(), 10, "{parts:?}");
         assert_eq!(
             parts[0],
