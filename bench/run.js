@@ -70,18 +70,23 @@ function implementations (opts) {
   return chosen.filter((i) => !i.addon)
 }
 
-// Share of all cores busy over `ms`, from /proc/stat. Taken between runs,
-// when none of our processes are running, so it is someone else's load.
+/** All cores' time so far (/proc/stat, in ticks): idle (with iowait), stolen, total. */
+function cpuTimes () {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+  return { idle: f[3] + (f[4] || 0), steal: f[7] || 0, total: f.reduce((a, b) => a + b, 0) }
+}
+
+/** The share of the time between two cpuTimes() spent on `field`. */
+function share (a, b, field) {
+  return b.total === a.total ? 0 : (b[field] - a[field]) / (b.total - a.total)
+}
+
+// Share of all cores busy over `ms`. Taken between runs, when none of our processes are
+// running, so it is someone else's load.
 async function busyFraction (ms) {
-  const sample = () => {
-    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
-    const idle = f[3] + (f[4] || 0) // idle + iowait
-    return { idle, total: f.reduce((a, b) => a + b, 0) }
-  }
-  const a = sample()
+  const a = cpuTimes()
   await new Promise((resolve) => setTimeout(resolve, ms))
-  const b = sample()
-  return b.total === a.total ? 0 : 1 - (b.idle - a.idle) / (b.total - a.total)
+  return 1 - share(a, cpuTimes(), 'idle')
 }
 
 // A compiler or a test run on the other core would halve the workers' share:
@@ -149,7 +154,11 @@ async function main () {
         for (let attempt = 1; ; attempt++) {
           const busy = await waitForIdleMachine()
           const before = codeStamp()
+          const times = cpuTimes()
           res = await runOne(impl.name, sc)
+          // On a virtual machine, time the host gave to others while our vCPUs had work: it
+          // delays wake-ups, so latency figures are only comparable at similar steal.
+          res.stealPct = Math.round(1000 * share(times, cpuTimes(), 'steal')) / 10
           if (busy) res.busy = true
           if (impl.addon) res.build = before
           if (!impl.addon || codeStamp() === before || attempt === 3) break

@@ -47,13 +47,14 @@ function columns (sc) {
 
 function render (sc, byImpl) {
   const cols = columns(sc)
-  const head = ['impl', ...cols.flatMap(([t]) => [t, '×']), 'lost/dup/bad', 'failed runs']
+  const head = ['impl', ...cols.flatMap(([t]) => [t, '×']), 'steal %', 'lost/dup/bad', 'failed runs']
   const lines = [`### ${sc.name}${describe(sc)}`, '', `| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`]
   const notes = []
   for (const [impl, runs] of Object.entries(byImpl)) {
     const ok = runs.filter((r) => !r.error)
     const base = impl === 'baseline' ? null : (byImpl.baseline || []).filter((r) => !r.error)
     const cells = cols.flatMap(([, f, fmt]) => stat(ok, f, fmt, base))
+    cells.push(stat(ok, 'stealPct', (x) => num(x, 1), null)[0])
     const bad = `${sum(runs, 'lost')}/${sum(runs, 'duplicated')}/${sum(runs, 'invalid')}`
     lines.push(`| ${impl} | ${cells.join(' | ')} | ${['throughput', 'lines', 'latency'].includes(sc.kind) ? bad : '–'} | ${runs.length - ok.length}/${runs.length} |`)
     for (const r of runs) if (r.error) notes.push(`- ${impl}: ${r.error.split('\n')[0]}`)
@@ -115,15 +116,17 @@ function floodGrowth (all) {
     '| impl | backlog RSS | peak RSS |', '|---|---|---|', ...rows].join('\n')
 }
 
+const steal = (r) => (r.stealPct ? `, steal ${r.stealPct}%` : '')
+
 /** One progress line per run, for stderr. */
 function brief (r) {
   if (r.error) return `ERROR ${r.error.split('\n')[0]}`
   if (r.readyMs !== undefined) return `ready ${r.readyMs} ms, spawned ${r.spawnMs} ms`
   if (r.p50Ms !== undefined) {
-    return `p50 ${r.p50Ms} p90 ${r.p90Ms} p99 ${r.p99Ms} max ${r.maxMs} ms, ${r.cpuUsPerMsg} µs/msg, lost ${r.lost}, dup ${r.duplicated}`
+    return `p50 ${r.p50Ms} p90 ${r.p90Ms} p99 ${r.p99Ms} max ${r.maxMs} ms, ${r.cpuUsPerMsg} µs/msg, lost ${r.lost}, dup ${r.duplicated}${steal(r)}`
   }
   return `${r.msgsPerSec} msg/s, ${r.cpuUsPerMsg} µs/msg, ${r.peakRssMB} MB` +
-    `${r.backlogRssMB !== undefined ? ` (backlog ${r.backlogRssMB} MB)` : ''}, lost ${r.lost}, dup ${r.duplicated}`
+    `${r.backlogRssMB !== undefined ? ` (backlog ${r.backlogRssMB} MB)` : ''}, lost ${r.lost}, dup ${r.duplicated}${steal(r)}`
 }
 
 module.exports = { render, brief, floodGrowth }
