@@ -113,12 +113,24 @@ async function waitForIdleMachine () {
   }
 }
 
+/** Whether `taskset` (util-linux) can pin a run to CPUs here. */
+let tasksetWorks = null
+function canPin () {
+  if (tasksetWorks === null) tasksetWorks = spawnSync('taskset', ['-c', '0', 'true']).status === 0
+  return tasksetWorks
+}
+
 /** Runs one impl on one scenario in a fresh process; resolves to its result line. */
 function runOne (impl, sc) {
   const file = path.join(__dirname, 'impls', `${impl}.js`)
+  const argv = [process.execPath, file, JSON.stringify(sc)]
+  // `cpus`: the run and the workers it starts (which inherit the affinity) on those CPUs.
+  if (sc.cpus !== undefined && !canPin()) {
+    return Promise.resolve({ impl, error: 'taskset is not available to pin the run to CPUs' })
+  }
+  if (sc.cpus !== undefined) argv.unshift('taskset', '-c', sc.cpus)
   // Own process group, so a hung run can be killed together with its workers.
-  const child = spawn(process.execPath, [file, JSON.stringify(sc)],
-    { detached: true, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   child.stdout.on('data', (d) => { out += d })
   const limitMs = (sc.timeoutMs || 120000) + 30000

@@ -64,6 +64,15 @@ module.exports = [
   { name: 'lat-call-pingpong', kind: 'latency', mode: 'pingpong', worker: 'echo', workers: 1, count: 6000,
     warmup: 1000, size: 100, config: { reply: true }, call: true, impls: ['baseline', 'forkfriend-send'],
     quick: { count: 2000, warmup: 500 } },
+  // The same two on one CPU (manager and worker pinned there with taskset). On the bench VM a
+  // round trip takes ~25 µs when the scheduler keeps manager and worker on one vCPU and ~75 µs
+  // when each wake crosses to an idle one, for every impl: unpinned, a run's median says
+  // where the scheduler put them. Pinned, it says what each path costs.
+  { name: 'lat-pingpong-1cpu', kind: 'latency', mode: 'pingpong', worker: 'echo', workers: 1, count: 6000,
+    warmup: 1000, size: 100, cpus: '0', quick: { count: 2000, warmup: 500 } },
+  { name: 'lat-call-pingpong-1cpu', kind: 'latency', mode: 'pingpong', worker: 'echo', workers: 1, count: 6000,
+    warmup: 1000, size: 100, config: { reply: true }, call: true, cpus: '0', impls: ['baseline', 'forkfriend-send'],
+    quick: { count: 2000, warmup: 500 } },
   { name: 'lat-200', kind: 'latency', mode: 'rate', rate: 200, worker: 'echo', workers: 2, count: 1600,
     warmup: 100, size: 100, quick: { count: 400, warmup: 50 } },
   { name: 'lat-2k', kind: 'latency', mode: 'rate', rate: 2000, worker: 'echo', workers: 2, count: 12000,

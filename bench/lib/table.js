@@ -92,7 +92,8 @@ function describe (sc) {
   if (sc.kind === 'lines') return ` — ${sc.count} lines × ${sc.size} B, file → ${sc.workers} × ${sc.worker}.js → file, whole job timed`
   if (sc.kind === 'latency') {
     const load = sc.mode === 'pingpong' ? 'one in flight' : sc.mode === 'rate' ? `${sc.rate} msgs/s offered` : 'saturated'
-    return ` — round trip, ${load}, ${sc.count - sc.warmup} timed × ${sc.size} B, ${sc.workers} × ${sc.worker}.js`
+    const pinned = sc.cpus !== undefined ? `, pinned to CPU ${sc.cpus}` : ''
+    return ` — round trip, ${load}, ${sc.count - sc.warmup} timed × ${sc.size} B, ${sc.workers} × ${sc.worker}.js${pinned}`
   }
   const args = sc.args && sc.args.length ? ` ${sc.args.join(' ')}` : ''
   return ` — ${sc.count} × ${sc.size} B, ${sc.workers} × ${sc.worker}.js${args}`
