@@ -83,7 +83,7 @@ async function throughput () {
   meter.start()
   pump()
   await tally.done
-  meter.stop()
+  meter.stop(kids.map((k) => k.pid))
   unwatch()
   const t = c.now()
   await stopAll(kids)

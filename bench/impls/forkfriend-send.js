@@ -27,7 +27,7 @@ async function throughput () {
   meter.start()
   pump()
   await tally.done
-  meter.stop()
+  meter.stop(workers.map((w) => w.pid))
   seen.freeze()
   unwatch()
 

@@ -38,7 +38,7 @@ async function throughput () {
   // Throughput is timed to the last result, like the baseline; the wait for
   // the end of the stream is reported separately as shutdownMs.
   const first = await Promise.race([tally.done.then(() => 'results'), finished])
-  meter.stop()
+  meter.stop(workers.map((w) => w.pid))
   phase = 'all results in; waiting for the readable side to end'
   const t = c.now()
   if (first === 'results') await finished

@@ -110,17 +110,26 @@ class Meter {
     }
   }
 
-  stop () {
+  /** `workerPids`: the largest peak RSS among them is kept as workerRssMB. */
+  stop (workerPids = []) {
     this.elapsedMs = Number(process.hrtime.bigint() - this.t0) / 1e6
     const c = process.cpuUsage(this.c0)
     this.cpuUs = c.user + c.system
     clearTimeout(this.timer)
+    const peaks = workerPids.map(peakRssMB).filter((x) => x !== null)
+    this.workerRssMB = peaks.length > 0 ? Math.max(...peaks) : undefined
   }
 }
 
-/** Peak resident set of this process (VmHWM), in MB. */
-function peakRssMB () {
-  const m = /VmHWM:\s+(\d+)\s+kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))
+/** Peak resident set (VmHWM) of this process or of `pid`, in MB; null once it is gone. */
+function peakRssMB (pid = 'self') {
+  let status
+  try {
+    status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
+  } catch {
+    return null
+  }
+  const m = /VmHWM:\s+(\d+)\s+kB/.exec(status)
   return m ? Math.round(Number(m[1]) / 102.4) / 10 : null
 }
 
@@ -145,6 +154,7 @@ function throughputResult (sc, tally, meter, extra) {
     cpuUsPerMsg: round(meter.cpuUs / Math.max(ok, 1), 2),
     peakRssMB: peakRssMB(),
     backlogRssMB: meter.sampledRssMB,
+    workerRssMB: meter.workerRssMB,
     received: tally.received,
     lost: tally.lost,
     duplicated: tally.duplicated,

@@ -39,7 +39,8 @@ function columns (sc) {
     ...(sc.kind === 'lines' ? [['job s', 'elapsedMs', (x) => num(x / 1000, 2)]] : []),
     ['msgs/s', 'msgsPerSec', rate],
     ['CPU µs/msg', 'cpuUsPerMsg', (x) => num(x, 2)],
-    ['peak RSS MB', 'peakRssMB', (x) => num(x, 1)]
+    ['peak RSS MB', 'peakRssMB', (x) => num(x, 1)],
+    ...(sc.kind === 'throughput' ? [['worker RSS MB', 'workerRssMB', (x) => num(x, 1)]] : [])
   ]
   if (sc.rssSampleAtMs) cols.push(['backlog RSS MB', 'backlogRssMB', (x) => num(x, 1)])
   return cols
