@@ -104,6 +104,29 @@ impl Inner {
         }
     }
 
+    /// Waits until JS may be handed results: its readable side flows (or is not in use) and
+    /// its queue has room. The readers wait for this before reading workers, and the writers
+    /// before feeding them, so that input follows output: a worker given messages whose
+    /// answers nobody reads would answer into its own heap (see `write_loop`). `flowing` is
+    /// the caller's subscription to `self.flowing`.
+    pub(crate) async fn wait_results_room(&self, flowing: &mut watch::Receiver<bool>) {
+        loop {
+            if *flowing.borrow_and_update() {
+                self.events.wait_room().await;
+                if *flowing.borrow() {
+                    return;
+                }
+            } else if flowing.changed().await.is_err() {
+                return; // the sender lives as long as `self`: not reached
+            }
+        }
+    }
+
+    /// Whether JS may be handed results now (what `wait_results_room` waits for).
+    pub(crate) fn results_room(&self) -> bool {
+        *self.flowing.borrow() && self.events.has_room()
+    }
+
     /// Reports `Finished` once no worker is left: after end of input (and no respawn is
     /// pending), or after `stop()`.
     pub(crate) fn check_finished(&self, st: &mut State) {

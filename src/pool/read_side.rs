@@ -173,7 +173,7 @@ impl ReadSide {
     /// Reads what the worker has written, on the consumer's thread, and delivers it. With
     /// true, events are waiting for the caller to take them now (nobody was woken for them).
     pub(crate) fn read_now(&self, inner: &Arc<Inner>, fd: &OwnedFd) -> (ConsumerRead, bool) {
-        if !*inner.flowing.borrow() || !inner.events.has_room() {
+        if !inner.results_room() {
             return (ConsumerRead::Held, false);
         }
         let Ok(mut reader) = self.reader.try_lock() else {

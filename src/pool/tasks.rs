@@ -168,16 +168,7 @@ async fn read_loop(inner: Arc<Inner>, channel: Arc<Channel>, side: Arc<ReadSide>
     let mut unread_check = UNREAD_CHECK;
     let mut look = UnreadLook::default();
     loop {
-        loop {
-            let on = *flowing.borrow_and_update();
-            if on {
-                break;
-            }
-            if flowing.changed().await.is_err() {
-                return ReadEnd::Eof;
-            }
-        }
-        inner.events.wait_room().await;
+        inner.wait_results_room(&mut flowing).await;
         if side.polled() {
             // The consumer's thread reads this worker: leave the socket to it, and look
             // now and then for output it has left (it is busy), less often while none is.
@@ -277,9 +268,16 @@ async fn read_loop(inner: Arc<Inner>, channel: Arc<Channel>, side: Arc<ReadSide>
 async fn write_loop(inner: Arc<Inner>, id: WorkerId, channel: Arc<Channel>, wake: Arc<Notify>) {
     let mut buf = Vec::new();
     let mut watch: WriteWatch = None;
+    let mut flowing = inner.flowing.subscribe();
     loop {
         match inner.take_output(id, &mut buf) {
             Step::Write => {
+                // While JS takes no results, the worker gets no more input. A Node worker
+                // whose reply meets a full socket queues it, and every later one, in its heap
+                // until its event loop turns, and one that keeps finding input to read keeps
+                // the queue: measured on echo workers, 50,000-100,000 replies waiting for
+                // the rest of the run, ~150 MB heaps and ~40 % more CPU per message.
+                inner.wait_results_room(&mut flowing).await;
                 match channel.write_all(&mut watch, &buf).await {
                     Ok(writes) => Counters::add(&inner.counters.writes, writes),
                     Err(_) => return,

@@ -161,6 +161,9 @@ impl Inner {
         if w.out.len() > WRITE_NOW_MAX || w.inflight > 0 || w.close_requested {
             return false;
         }
+        if !self.results_room() {
+            return false; // the writer holds it until JS takes results (`write_loop`)
+        }
         let Some(io) = &w.io else { return false };
         let written = match io.channel.send_now(&w.out) {
             Ok(n) => n,
