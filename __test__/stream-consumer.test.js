@@ -1,7 +1,8 @@
 'use strict';
 // The readable side under a consumer that stops for a while: reading from the workers stops
 // while the consumer is full, and starts again when it asks for more. Regression test: a
-// single 150 ms stall of the consumer used to stop the results for good.
+// single 150 ms stall of the consumer used to stop the results for good. While it stalls, the
+// workers get no new input either.
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -64,4 +65,52 @@ test('results a worker left in its channel when it exited wait for a stalled con
   await exited;
   while (seen.length < N) await once(manager, 'data');
   assert.equal(new Set(seen).size, N, 'every result exactly once');
+});
+
+test('while the consumer stalls, workers are not fed: input waits with the producer', { timeout: 60000 }, async (t) => {
+  // A worker fed while nobody takes its answers would queue them in its own heap without
+  // bound (Node's process.send() never blocks). So once the readable side is full, the
+  // manager stops writing to the workers too, and the producer gets backpressure.
+  const N = 20000;
+  const pad = 'x'.repeat(1000);
+  const { manager } = createManager(t);
+  manager.add(fixture('stamped-echo.js'), 2);
+  let stalledAt = 0;
+  let release;
+  const released = new Promise((resolve) => { release = resolve; });
+  let releasedAt = 0;
+  const arrivals = [];
+  const seen = new Set();
+  const sink = new Writable({
+    objectMode: true,
+    highWaterMark: 1,
+    write(chunk, encoding, callback) {
+      seen.add(chunk.id);
+      arrivals.push(chunk.at);
+      if (seen.size === 1) {
+        stalledAt = Date.now();
+        released.then(callback);
+      } else callback();
+    },
+  });
+  manager.pipe(sink);
+  let accepted = 0;
+  const producer = (async () => {
+    for (let i = 0; i < N; i++) {
+      if (!manager.write({ id: i, pad }, () => accepted++)) await once(manager, 'drain');
+    }
+    manager.end();
+  })();
+  // The consumer's stall is the scenario: long enough for the producer to write all N if
+  // nothing held it back (it takes ~0.5 s unhindered).
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const acceptedDuringStall = accepted;
+  releasedAt = Date.now();
+  release();
+  await producer;
+  await once(sink, 'finish');
+  assert.equal(seen.size, N, 'every result once');
+  const fedDuringStall = arrivals.filter((at) => at > stalledAt && at < releasedAt).length;
+  assert.ok(acceptedDuringStall < N / 2, `the producer was held back (${acceptedDuringStall} of ${N} accepted)`);
+  assert.ok(fedDuringStall < N / 4, `${fedDuringStall} messages reached a worker during the stall`);
 });
