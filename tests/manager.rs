@@ -215,3 +215,34 @@ fn an_advanced_pool_echoes_frames_and_acts_on_control_frames() {
     assert!(echoed.iter().all(|f| *f == framed_hi), "{echoed:02x?}");
     m.stop();
 }
+
+#[test]
+fn a_worker_gets_no_input_while_results_may_not_be_read() {
+    let (m, wakes) = manager(ManagerConfig::default());
+    m.set_flowing(false);
+    let pool = m.add_pool(spec(ECHO)).unwrap();
+    m.add_workers(pool, 1).unwrap();
+    let batch: String = (0..100).map(|i| format!("{{\"id\":{i}}}\n")).collect();
+    m.submit(Some(pool), Bytes::from(batch), true, Serialization::Json);
+    let spawned = collect(&m, &wakes, Duration::from_secs(20), |e, _| {
+        matches!(e, Event::Spawned { .. })
+    });
+    assert!(spawned, "the worker started");
+    // Given its input, a live echo worker answers within a few ms; nothing may reach it.
+    collect(&m, &wakes, Duration::from_millis(300), |_, _| false);
+    assert_eq!(
+        m.counters().written_bytes,
+        0,
+        "nothing written to the worker"
+    );
+    m.set_flowing(true);
+    let mut got = 0;
+    let done = collect(&m, &wakes, Duration::from_secs(20), |e, _| {
+        if let Event::Results { count, .. } = e {
+            got += count;
+        }
+        got == 100
+    });
+    assert!(done, "got {got} of 100 results once reading resumed");
+    m.stop();
+}
