@@ -16,6 +16,7 @@ use crate::pool::state::{split_batch, Leave, Pool, Queued, State};
 use crate::pool::tracking;
 use crate::pool::{drain, memory};
 use crate::runtime::{runtime, spawn_task};
+use crate::wire::frames::frames;
 use crate::wire::pieces::JsonPieces;
 
 /// Errors of the core's operations, each with a stable code for JS.
@@ -267,9 +268,16 @@ impl Manager {
             }
         } else {
             w.out.extend_from_slice(batch);
-            if w.serialization == Serialization::Json && !batch.ends_with(b"\n") {
-                w.out.push(b'\n');
-            }
+            let messages = match w.serialization {
+                Serialization::Json => {
+                    if !batch.ends_with(b"\n") {
+                        w.out.push(b'\n');
+                    }
+                    memchr::memchr_iter(b'\n', batch).count().max(1)
+                }
+                Serialization::Advanced => frames(batch).count(),
+            };
+            w.input.note(batch.len(), messages);
         }
         // An idle worker gets them from this thread, before it returns.
         if !self.inner.write_now(&mut st, worker) {

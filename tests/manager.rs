@@ -246,3 +246,40 @@ fn a_worker_gets_no_input_while_results_may_not_be_read() {
     assert!(done, "got {got} of 100 results once reading resumed");
     m.stop();
 }
+
+#[test]
+fn small_messages_wait_in_the_core_not_in_a_busy_workers_socket() {
+    // Busy for 1.5 s before it reads anything: what we write meanwhile stays in its socket.
+    const BUSY_THEN_ECHO: &str = "const t = Date.now() + 1500; while (Date.now() < t); \
+        process.on('message', (m) => process.send(m))";
+    let (m, wakes) = manager(ManagerConfig::default());
+    let pool = m.add_pool(spec(BUSY_THEN_ECHO)).unwrap();
+    m.add_workers(pool, 1).unwrap();
+    let pad = "x".repeat(80);
+    let batch: String = (0..2000)
+        .map(|i| format!("{{\"id\":{i},\"p\":\"{pad}\"}}\n"))
+        .collect();
+    let total = batch.len() as u64;
+    m.submit(Some(pool), Bytes::from(batch), true, Serialization::Json);
+    let spawned = collect(&m, &wakes, Duration::from_secs(20), |e, _| {
+        matches!(e, Event::Spawned { .. })
+    });
+    assert!(spawned, "the worker started");
+    collect(&m, &wakes, Duration::from_millis(500), |_, _| false);
+    // The kernel's default buffer would take ~200 KB of these; ~128 messages may wait.
+    let written = m.counters().written_bytes;
+    assert!(
+        written > 0 && written <= 32 << 10,
+        "{written} of {total} bytes written while the worker read nothing"
+    );
+    let mut got = 0;
+    let done = collect(&m, &wakes, Duration::from_secs(20), |e, _| {
+        if let Event::Results { count, .. } = e {
+            got += count;
+        }
+        got == 2000
+    });
+    assert!(done, "got {got} of 2000 results once the worker read");
+    assert_eq!(m.counters().written_bytes, total);
+    m.stop();
+}

@@ -5,6 +5,7 @@
 //! - `balance`: the default balancer.
 //! - `respawn`: when the next worker of a script may start (spacing, crash backoff).
 //! - `lifecycle`: starting, installing, ending, respawning workers; reacting to exits.
+//! - `input_window`: how much of a worker's input may wait unread in its socket.
 //! - `traffic`: a running worker's output (results, control messages) and input.
 //! - `read_side`: a worker's output reader, shared with reads on the consumer's thread.
 //! - `tasks`: each worker's supervisor, reader and writer tasks.
@@ -16,6 +17,7 @@
 pub mod balance;
 pub(crate) mod drain;
 pub(crate) mod inner;
+mod input_window;
 mod lifecycle;
 pub(crate) mod memory;
 pub mod read_side;

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, Notify};
 use crate::config::{ForkSpec, Serialization};
 use crate::events::{PoolId, WorkerId};
 use crate::pool::balance::{least_recent, PickClock};
+use crate::pool::input_window::InputWindow;
 use crate::pool::reply::{InFlight, ReplyBook, Ticket};
 use crate::pool::respawn::RespawnState;
 use crate::wire::frames::split_frames;
@@ -104,6 +105,8 @@ pub struct Worker {
     /// Being replaced after a timeout: whatever it still sends is thrown away (its other
     /// messages have gone to other workers).
     pub discard_output: bool,
+    /// How much of its input may wait unread in its socket.
+    pub input: InputWindow,
 }
 
 impl Worker {
@@ -134,6 +137,7 @@ impl Worker {
             awaiting: VecDeque::new(),
             untaken: 0,
             discard_output: false,
+            input: InputWindow::default(),
         }
     }
 
@@ -157,9 +161,11 @@ impl Worker {
     /// tracked one is awaited.
     pub fn give(&mut self, msg: &Bytes, tracked: Option<(Ticket, Instant)>) {
         self.out.extend_from_slice(msg);
-        if self.serialization == Serialization::Json {
+        let json = self.serialization == Serialization::Json;
+        if json {
             self.out.push(b'\n');
         }
+        self.input.note(msg.len() + usize::from(json), 1);
         if let Some((ticket, now)) = tracked {
             self.awaiting.push_back(InFlight {
                 msg: msg.clone(),
@@ -167,6 +173,13 @@ impl Worker {
                 dispatched: now,
             });
             self.untaken += 1;
+        }
+    }
+
+    /// Sizes its socket's room for input to what it was given lately (`input_window`).
+    pub fn fit_input_window(&mut self) {
+        if let Some(io) = &self.io {
+            self.input.fit(&io.channel);
         }
     }
 

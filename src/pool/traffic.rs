@@ -134,6 +134,7 @@ impl Inner {
             std::mem::swap(&mut w.rest, buf);
             tasks::Step::Write
         } else if !w.out.is_empty() {
+            w.fit_input_window();
             std::mem::swap(&mut w.out, buf);
             w.inflight = buf.len();
             w.untaken = 0;
@@ -164,6 +165,7 @@ impl Inner {
         if !self.results_room() {
             return false; // the writer holds it until JS takes results (`write_loop`)
         }
+        w.fit_input_window();
         let Some(io) = &w.io else { return false };
         let written = match io.channel.send_now(&w.out) {
             Ok(n) => n,

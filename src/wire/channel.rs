@@ -29,6 +29,8 @@ impl AsRawFd for Borrowed {
 pub struct Channel {
     read: OwnedFd,
     write: OwnedFd,
+    /// The send buffer the kernel gave the socket (SO_SNDBUF as read back), 0 if unknown.
+    default_send: usize,
 }
 
 /// The writer's registration for room on the socket; `None` while it has not needed one.
@@ -40,6 +42,23 @@ fn check(n: isize) -> io::Result<usize> {
     } else {
         Ok(n as usize)
     }
+}
+
+/// The send buffer of socket `fd`, as the kernel counts it.
+pub fn send_buffer(fd: RawFd) -> io::Result<usize> {
+    let mut n: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into one int.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            (&mut n as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    check(rc as isize).map(|_| n.max(0) as usize)
 }
 
 /// One non-blocking read of descriptor `fd` into the spare room of `buf`.
@@ -70,7 +89,35 @@ impl Channel {
         }
         // SAFETY: `dup` is a fresh descriptor.
         let write = unsafe { OwnedFd::from_raw_fd(dup) };
-        Ok(Channel { read, write })
+        let default_send = send_buffer(read.as_raw_fd()).unwrap_or(0);
+        Ok(Channel {
+            read,
+            write,
+            default_send,
+        })
+    }
+
+    /// The send buffer the socket had when it was made.
+    pub fn default_send_buffer(&self) -> usize {
+        self.default_send
+    }
+
+    /// Sets how many bytes of ours may wait in the socket, unread by the worker (socket
+    /// buffers as the kernel counts them, overhead included).
+    pub fn set_send_buffer(&self, bytes: usize) -> io::Result<()> {
+        // The kernel doubles what it is asked for (for its bookkeeping).
+        let half = libc::c_int::try_from(bytes / 2).unwrap_or(libc::c_int::MAX);
+        // SAFETY: setsockopt with a pointer to one int.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                (&half as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        check(rc as isize).map(|_| ())
     }
 
     pub fn raw_fd(&self) -> RawFd {
@@ -94,15 +141,19 @@ impl Channel {
         read_fd_into(self.raw_fd(), buf)
     }
 
-    /// Writes all of `data`, waiting for room; returns the number of write syscalls. The
-    /// first time the socket is full it registers `watch`, which the caller keeps while it
-    /// has more to write and drops (`None`) when it goes idle.
-    pub async fn write_all(&self, watch: &mut WriteWatch, mut data: &[u8]) -> io::Result<u64> {
-        let mut writes = 0;
+    /// Writes all of `data`, waiting for room; `wrote` hears of each write syscall's bytes.
+    /// The first time the socket is full it registers `watch`, which the caller keeps while
+    /// it has more to write and drops (`None`) when it goes idle.
+    pub async fn write_all(
+        &self,
+        watch: &mut WriteWatch,
+        mut data: &[u8],
+        mut wrote: impl FnMut(usize),
+    ) -> io::Result<()> {
         while !data.is_empty() {
             match self.send_now(data) {
                 Ok(n) => {
-                    writes += 1;
+                    wrote(n);
                     data = &data[n..];
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -125,7 +176,7 @@ impl Channel {
                 Err(e) => return Err(e),
             }
         }
-        Ok(writes)
+        Ok(())
     }
 
     /// Bytes the worker has written that nobody has read yet (FIONREAD); 0 if unknown.
