@@ -151,6 +151,7 @@ function runOne (impl, sc) {
 
 async function main () {
   const opts = parseArgs(process.argv.slice(2))
+  console.error(`socket limits: ${socketLimits()}`)
   const scs = scenarios(opts)
   const impls = implementations(opts)
   const all = []
@@ -229,6 +230,20 @@ function buildInfo () {
   return `git ${head}${dirty}${built}`
 }
 
+// A worker's socket room depends on these (the kernel caps a requested SO_SNDBUF at
+// wmem_max; a stock kernel has 212992, this VM more), and so does how soon a saturated
+// echo worker's replies overflow it: figures are comparable only at the same limits.
+function socketLimits () {
+  const read = (name) => {
+    try {
+      return fs.readFileSync(`/proc/sys/net/core/${name}`, 'utf8').trim()
+    } catch {
+      return 'unknown'
+    }
+  }
+  return `net.core.wmem_max ${read('wmem_max')}, wmem_default ${read('wmem_default')}`
+}
+
 function writeResults (opts, sections) {
   const cpu = (fs.readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) || [])[1]
   const head = [
@@ -237,6 +252,7 @@ function writeResults (opts, sections) {
     `- date: ${new Date().toISOString()}`,
     `- node: ${process.version}`,
     `- cpu: ${cpu || 'unknown'}, ${os.cpus().length} cores`,
+    `- socket limits: ${socketLimits()}`,
     `- forkfriend: ${buildInfo()}`,
     `- command: \`node bench/run.js ${process.argv.slice(2).join(' ')}\``,
     `- ${opts.runs} run(s) per impl and scenario, alternating; median (min–max); ` +
