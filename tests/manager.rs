@@ -67,6 +67,18 @@ fn collect(
     })
 }
 
+/// Takes events until `want` results have arrived (true) or 20 s pass; gives the count too.
+fn results_arrive(m: &Manager, wakes: &mpsc::Receiver<()>, want: usize) -> (bool, usize) {
+    let mut got = 0;
+    let done = collect(m, wakes, Duration::from_secs(20), |e, _| {
+        if let Event::Results { count, .. } = e {
+            got += *count as usize;
+        }
+        got == want
+    });
+    (done, got)
+}
+
 fn alive(pid: u32) -> bool {
     // SAFETY: signal 0 only checks for existence.
     unsafe { libc::kill(pid as i32, 0) == 0 }
@@ -236,13 +248,7 @@ fn a_worker_gets_no_input_while_results_may_not_be_read() {
         "nothing written to the worker"
     );
     m.set_flowing(true);
-    let mut got = 0;
-    let done = collect(&m, &wakes, Duration::from_secs(20), |e, _| {
-        if let Event::Results { count, .. } = e {
-            got += count;
-        }
-        got == 100
-    });
+    let (done, got) = results_arrive(&m, &wakes, 100);
     assert!(done, "got {got} of 100 results once reading resumed");
     m.stop();
 }
@@ -272,13 +278,7 @@ fn small_messages_wait_in_the_core_not_in_a_busy_workers_socket() {
         written > 0 && written <= 32 << 10,
         "{written} of {total} bytes written while the worker read nothing"
     );
-    let mut got = 0;
-    let done = collect(&m, &wakes, Duration::from_secs(20), |e, _| {
-        if let Event::Results { count, .. } = e {
-            got += count;
-        }
-        got == 2000
-    });
+    let (done, got) = results_arrive(&m, &wakes, 2000);
     assert!(done, "got {got} of 2000 results once the worker read");
     assert_eq!(m.counters().written_bytes, total);
     m.stop();
